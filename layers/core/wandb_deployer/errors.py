@@ -1,0 +1,63 @@
+"""One exception class per failure mode. The state machines match these class names in Retry/Catch.
+
+Messages never contain secret values (the W&B license, API keys).
+"""
+
+from __future__ import annotations
+
+
+class DeployerError(Exception):
+    """Base class of every error the deployer raises on purpose."""
+
+
+class InvalidConfigError(DeployerError):
+    """The desired config of a deployment is invalid; carries one line per problem (`<section>/<key>: <what>`)."""
+
+    def __init__(self, deployment: str, problems: list[str]) -> None:
+        self.deployment = deployment
+        self.problems = list(problems)
+        super().__init__(f"deployment {deployment!r} has {len(problems)} config problem(s): " + "; ".join(problems))
+
+
+class UnknownDeploymentError(DeployerError):
+    """No parameters exist under the deployment's prefix."""
+
+
+class InvalidDeploymentNameError(DeployerError):
+    """A deployment name or parameter name does not fit the layout /wandb-deployer/<deployment>/<section>/<key>."""
+
+
+class TransientAwsError(DeployerError):
+    """An AWS call failed in a way worth retrying (throttling, 5xx). The ASL retries this by name."""
+
+
+class DeploymentLockedError(DeployerError):
+    """Another running execution holds the deployment's lock."""
+
+
+class LockNotHeldError(DeployerError):
+    """The caller tried to release or renew a lock it does not own."""
+
+
+class PlanNotFoundError(DeployerError):
+    """The plan artifacts of a run are missing from the artifacts bucket."""
+
+
+class PlanMismatchError(DeployerError):
+    """An approval or apply named a plan sha256 that is not the run's plan."""
+
+
+class ApprovalRejectedError(DeployerError):
+    """A human rejected the plan, or the approval timed out."""
+
+
+class WiringCheckFailedError(DeployerError):
+    """The S3 -> SQS notification wiring of the W&B bucket is broken; carries findings."""
+
+
+class HealthCheckFailedError(DeployerError):
+    """The W&B endpoint did not become healthy before the deadline; carries findings."""
+
+
+class UpgradeRejectedError(DeployerError):
+    """An upgrade request failed its guards (schema, semver, downgrade, EKS step, module major step)."""

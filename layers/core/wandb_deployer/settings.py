@@ -1,0 +1,47 @@
+"""The deployer's runtime settings: read from the environment once, validated, cached.
+
+Every Lambda function gets the same variables from template.yaml (Globals); nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    artifacts_bucket: str = Field(min_length=3, description="S3 bucket for rendered workspaces, plans, outputs")
+    state_bucket: str = Field(min_length=3, description="S3 bucket for Terraform state (one key per deployment)")
+    deployments_table: str = Field(min_length=1, description="DynamoDB table: locks, desired state, runs, approvals")
+    parameter_prefix: str = Field(default="/wandb-deployer", pattern=r"^/[A-Za-z0-9_.\-/]+[^/]$")
+    kms_key_arn: str = Field(default="", description="KMS key for artifacts (empty: the bucket's default key)")
+    notifications_topic_arn: str = ""
+    event_bus_name: str = "default"
+    deploy_state_machine_arn: str = ""
+    codebuild_project_name: str = ""
+    aws_region: str = "us-east-1"
+
+
+_ENV_NAMES = {
+    "artifacts_bucket": "ARTIFACTS_BUCKET",
+    "state_bucket": "STATE_BUCKET",
+    "deployments_table": "DEPLOYMENTS_TABLE",
+    "parameter_prefix": "PARAMETER_PREFIX",
+    "kms_key_arn": "KMS_KEY_ARN",
+    "notifications_topic_arn": "NOTIFICATIONS_TOPIC_ARN",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "deploy_state_machine_arn": "DEPLOY_STATE_MACHINE_ARN",
+    "codebuild_project_name": "CODEBUILD_PROJECT_NAME",
+    "aws_region": "AWS_REGION",
+}
+
+
+@cache
+def get_settings() -> Settings:
+    """Validate the environment once per process; a missing variable fails loudly, naming it."""
+    values = {field: os.environ[env] for field, env in _ENV_NAMES.items() if os.environ.get(env)}
+    return Settings.model_validate(values)

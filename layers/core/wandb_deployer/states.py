@@ -1,0 +1,171 @@
+"""Inputs and outputs of every state of the workflows, as pydantic models (house rule 3).
+
+Payloads carry S3 pointers and small summaries only: never plans, logs or secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wandb_deployer.config.model import ApprovalPolicy, DriftAction, Generation
+
+Trigger = Literal["parameter-change", "schedule", "upgrade", "manual", "rerun", "drift"]
+Severity = Literal["error", "warning", "info"]
+
+
+class StateModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class S3Pointer(StateModel):
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class RunInput(StateModel):
+    """What starts a deploy run (the execution input)."""
+
+    deployment: str
+    trigger: Trigger = "manual"
+
+
+class LockInput(StateModel):
+    deployment: str
+    execution_arn: str
+
+
+class LockResult(StateModel):
+    deployment: str
+    execution_arn: str
+    took_over_from: str | None = None
+    released_state_lock: bool = False
+
+
+class LoadConfigInput(StateModel):
+    deployment: str
+    execution_name: str
+
+
+class LoadConfigResult(StateModel):
+    """The validated, rendered desired state of a run: what later states need, by pointer."""
+
+    deployment: str
+    fingerprint: str
+    workspace: S3Pointer  # zip: *.tf.json, terraform.tfvars.json, buildspec and runner
+    run_prefix: str  # s3 key prefix of this run's artifacts: runs/<deployment>/<execution_name>/
+    generation: Generation
+    module_version: str
+    terraform_version: str
+    approval: ApprovalPolicy
+    drift_action: DriftAction
+    health_timeout_seconds: int
+    license_parameter: str | None  # the SSM parameter NAME (CodeBuild resolves it); never the value
+    expects_queue: bool
+    probe: bool = False
+
+
+class ChangeCounts(StateModel):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    replace: int = 0
+
+
+class PlanSummaryInput(StateModel):
+    deployment: str
+    run_prefix: str
+    approval: ApprovalPolicy
+    generation: Generation
+
+
+class PlanSummary(StateModel):
+    plan_sha256: str
+    has_changes: bool
+    counts: ChangeCounts
+    destructive: list[str] = Field(default_factory=list, description="first addresses of destructive changes on data")
+    destructive_count: int = 0
+    requires_approval: bool
+    summary: S3Pointer  # the full summary (all addresses) as JSON in the artifacts bucket
+
+
+class ApprovalRequest(StateModel):
+    deployment: str
+    execution_arn: str
+    task_token: str
+    plan_sha256: str
+    counts: ChangeCounts
+    destructive: list[str] = Field(default_factory=list)
+    summary: S3Pointer
+
+
+class ApprovalDecision(StateModel):
+    """What `wbd approve` sends back through SendTaskSuccess."""
+
+    approved_sha256: str
+    approved_by: str
+
+
+class TerraformOutputs(StateModel):
+    url: str = ""
+    bucket_name: str = ""
+    bucket_queue_name: str | None = None
+    bucket_region: str = ""
+    cluster_name: str = ""
+
+
+class Finding(StateModel):
+    code: str
+    severity: Severity
+    message: str
+    fix_hint: str = ""
+
+
+class VerifyInput(StateModel):
+    deployment: str
+    run_prefix: str
+    expects_queue: bool
+    probe: bool = False
+
+
+class WiringResult(StateModel):
+    expects_queue: bool
+    passed: bool
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class HealthInput(StateModel):
+    deployment: str
+    url: str
+    generation: Generation
+    attempt: int = 0
+
+
+class HealthResult(StateModel):
+    healthy: bool
+    attempt: int
+    findings: list[Finding] = Field(default_factory=list)
+    server_version: str | None = None
+    certificate_days_left: int | None = None
+
+
+class RecordRunInput(StateModel):
+    deployment: str
+    execution_arn: str
+    outcome: Literal["started", "approval-needed", "succeeded", "failed", "no-changes", "rejected"]
+    trigger: Trigger = "manual"
+    fingerprint: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class FinishRunResult(StateModel):
+    deployment: str
+    released: bool
+    next_execution_arn: str | None = None
