@@ -1,0 +1,19 @@
+"""`wbd`: the operator's command line."""
+
+from __future__ import annotations
+
+import typer
+
+from wbd.cli import config_cmd, sandbox_cmd
+
+app = typer.Typer(
+    name="wbd",
+    help="Operate self-managed W&B deployments through wandb-deployer (SSM parameters, runs, approvals, sandbox).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(sandbox_cmd.app, name="sandbox")
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
