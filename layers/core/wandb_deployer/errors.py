@@ -60,4 +60,21 @@ class HealthCheckFailedError(DeployerError):
 
 
 class UpgradeRejectedError(DeployerError):
-    """An upgrade request failed its guards (schema, semver, downgrade, EKS step, module major step)."""
+    """An upgrade request failed its guards (schema, semver, downgrade, EKS step, module major); carries reasons."""
+
+    def __init__(self, deployment: str, reasons: list[str]) -> None:
+        self.deployment = deployment
+        self.reasons = list(reasons)
+        super().__init__(f"upgrade of deployment {deployment!r} rejected: " + "; ".join(self.reasons))
+
+
+class ApprovalNotPendingError(DeployerError):
+    """Nothing waits for this approval: none is pending, it expired, or its run already ended."""
+
+
+class AwsRequestFailedError(DeployerError):
+    """An AWS call failed in a way a retry will not fix (access denied, validation, missing resource)."""
+
+
+class DestructiveRemediationRefusedError(DeployerError):
+    """drift_action is remediate-safe, but restoring the desired state needs a destructive change: a human decides."""

@@ -24,6 +24,7 @@ class Settings(BaseModel):
     deploy_state_machine_arn: str = ""
     codebuild_project_name: str = ""
     aws_region: str = "us-east-1"
+    approval_timeout_seconds: int = 86400
 
 
 _ENV_NAMES = {
@@ -37,6 +38,7 @@ _ENV_NAMES = {
     "deploy_state_machine_arn": "DEPLOY_STATE_MACHINE_ARN",
     "codebuild_project_name": "CODEBUILD_PROJECT_NAME",
     "aws_region": "AWS_REGION",
+    "approval_timeout_seconds": "APPROVAL_TIMEOUT_SECONDS",
 }
 
 

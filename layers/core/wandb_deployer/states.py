@@ -69,6 +69,8 @@ class LoadConfigResult(StateModel):
     license_parameter: str | None  # the SSM parameter NAME (CodeBuild resolves it); never the value
     expects_queue: bool
     probe: bool = False
+    desired_generation: int = 0  # the desired-state counter this run snapshotted (compared at the end of the run)
+    health_retry_interval_seconds: int = 20
 
 
 class ChangeCounts(StateModel):
@@ -83,6 +85,8 @@ class PlanSummaryInput(StateModel):
     run_prefix: str
     approval: ApprovalPolicy
     generation: Generation
+    trigger: Trigger = "manual"
+    drift_action: DriftAction = "notify"
 
 
 class PlanSummary(StateModel):
@@ -132,6 +136,8 @@ class VerifyInput(StateModel):
     run_prefix: str
     expects_queue: bool
     probe: bool = False
+    desired_generation: int = 0  # the desired-state counter this run snapshotted (compared at the end of the run)
+    health_retry_interval_seconds: int = 20
 
 
 class WiringResult(StateModel):
@@ -140,11 +146,18 @@ class WiringResult(StateModel):
     findings: list[Finding] = Field(default_factory=list)
 
 
+class VerifyWiringOutput(StateModel):
+    outputs: TerraformOutputs
+    wiring: WiringResult
+
+
 class HealthInput(StateModel):
     deployment: str
     url: str
     generation: Generation
     attempt: int = 0
+    timeout_seconds: int = 900
+    interval_seconds: int = 20
 
 
 class HealthResult(StateModel):
@@ -153,6 +166,7 @@ class HealthResult(StateModel):
     findings: list[Finding] = Field(default_factory=list)
     server_version: str | None = None
     certificate_days_left: int | None = None
+    give_up: bool = False  # the next attempt would pass the deployment's health deadline
 
 
 class RecordRunInput(StateModel):
@@ -163,6 +177,57 @@ class RecordRunInput(StateModel):
     fingerprint: str | None = None
     error: str | None = None
     cause: str | None = None
+
+
+class BuildRef(StateModel):
+    build_id: str
+    status: str = ""
+
+
+class Wrapped(StateModel):
+    """A step's result as the ASL keeps it: `{"value": <model>}` under the step's own key."""
+
+    value: dict[str, object]
+
+
+class RunContext(StateModel):
+    """The parts of the workflow's state that the end of a run needs; every part may be missing on a failure path."""
+
+    config: Wrapped | None = None
+    plan_build: BuildRef | None = None
+    apply_build: BuildRef | None = None
+
+    @property
+    def loaded(self) -> LoadConfigResult | None:
+        return LoadConfigResult.model_validate(self.config.value) if self.config else None
+
+
+class FinishRunInput(StateModel):
+    deployment: str
+    execution_arn: str
+    outcome: Literal["succeeded", "failed", "rejected", "checked"]
+    trigger: Trigger = "manual"
+    context: RunContext = RunContext()
+
+
+class DeploymentList(StateModel):
+    deployments: list[str]
+
+
+class DriftInput(StateModel):
+    deployment: str
+    execution_arn: str
+    run_prefix: str
+    drift_action: DriftAction
+    health: HealthResult | None = None
+
+
+class DriftResult(StateModel):
+    deployment: str
+    transition: Literal["new", "changed", "unchanged", "resolved", "clean"]
+    drifted: bool
+    remediate: bool
+    fingerprint: str | None = None
 
 
 class FinishRunResult(StateModel):

@@ -1,0 +1,80 @@
+"""The scheduled drift check: which deployments exist, and what this check found (notify only when it changed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from wandb_deployer.aws_clients import client
+from wandb_deployer.config.parameters import list_deployments
+from wandb_deployer.drift.record import NOTIFYING_TRANSITIONS, drift_fingerprint, record_drift
+from wandb_deployer.errors import PlanNotFoundError
+from wandb_deployer.runs.notify import notify
+from wandb_deployer.settings import Settings
+from wandb_deployer.states import DeploymentList, DriftInput, DriftResult, Finding, WiringResult
+
+logger = Logger(child=True)
+
+
+def deployments(settings: Settings) -> DeploymentList:
+    return DeploymentList(deployments=list_deployments(prefix=settings.parameter_prefix, ssm=client("ssm")))
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> Any:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise PlanNotFoundError(f"cannot read s3://{bucket}/{key}") from exc
+
+
+def resource_drift(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Addresses and actions of drifted resources (values are never copied out of the plan)."""
+    entries = (plan or {}).get("resource_drift") or []
+    return [{"address": e["address"], "actions": list(e.get("change", {}).get("actions", []))} for e in entries]
+
+
+def record(request: DriftInput, settings: Settings) -> DriftResult:
+    s3 = client("s3")
+    bucket = settings.artifacts_bucket
+    drift = resource_drift(_read_json(s3, bucket, f"{request.run_prefix}plan.json"))
+    wiring_raw = _read_json(s3, bucket, f"{request.run_prefix}wiring.json")
+    findings: list[Finding] = list(WiringResult.model_validate(wiring_raw).findings) if wiring_raw else []
+    if request.health is not None and not request.health.healthy:
+        findings.extend(request.health.findings)
+    fingerprint = drift_fingerprint(drift, findings)
+    summary = {
+        "resources": [entry["address"] for entry in drift][:50],
+        "findings": [finding.code for finding in findings if finding.severity != "info"],
+        "execution_arn": request.execution_arn,
+    }
+    transition = record_drift(
+        deployment=request.deployment,
+        fingerprint=fingerprint,
+        summary=summary,
+        table=settings.deployments_table,
+        dynamodb=client("dynamodb"),
+    )
+    logger.info("drift checked", transition=transition, drifted=fingerprint is not None)
+    if transition in NOTIFYING_TRANSITIONS:
+        notify(
+            event="Drift Resolved" if transition == "resolved" else "Drift Detected",
+            deployment=request.deployment,
+            detail={"transition": transition, "fingerprint": fingerprint, **summary},
+            sns=client("sns"),
+            events=client("events"),
+            topic_arn=settings.notifications_topic_arn,
+            bus_name=settings.event_bus_name,
+        )
+    drifted = fingerprint is not None
+    return DriftResult(
+        deployment=request.deployment,
+        transition=transition,
+        drifted=drifted,
+        remediate=drifted and request.drift_action != "notify",
+        fingerprint=fingerprint,
+    )

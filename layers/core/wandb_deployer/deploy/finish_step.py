@@ -1,0 +1,79 @@
+"""End of every run, success or failure: stop a stray build, mark what was applied, release the lock, and start the
+next run when the desired state moved while this one was running (coalescing: no lost updates)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from wandb_deployer.aws_clients import client
+from wandb_deployer.errors import TransientAwsError
+from wandb_deployer.runs.desired import desired_moved, mark_applied, start_run_unless_running
+from wandb_deployer.runs.lock import release_lock
+from wandb_deployer.settings import Settings
+from wandb_deployer.states import FinishRunInput, FinishRunResult
+
+logger = Logger(child=True)
+
+
+def stop_stray_build(*, deployment: str, artifacts_bucket: str, s3: Any, codebuild: Any) -> str | None:
+    """A failed or timed-out workflow may leave its Terraform build running; stop it (its holder marker names it)."""
+    try:
+        marker = json.loads(s3.get_object(Bucket=artifacts_bucket, Key=f"locks/{deployment}/holder.json")["Body"].read())
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise TransientAwsError("reading the build holder marker failed") from exc
+    build_id = str(marker.get("build_id", ""))
+    if not build_id:
+        return None
+    builds = codebuild.batch_get_builds(ids=[build_id]).get("builds", [])
+    if builds and builds[0].get("buildStatus") == "IN_PROGRESS":
+        codebuild.stop_build(id=build_id)
+        logger.warning("stray build stopped", build_id=build_id)
+        return build_id
+    return None
+
+
+def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
+    dynamodb = client("dynamodb")
+    table = settings.deployments_table
+    loaded = request.context.loaded
+    if request.outcome == "failed":
+        stop_stray_build(
+            deployment=request.deployment,
+            artifacts_bucket=settings.artifacts_bucket,
+            s3=client("s3"),
+            codebuild=client("codebuild"),
+        )
+    if request.outcome == "succeeded" and loaded is not None:
+        mark_applied(
+            deployment=request.deployment,
+            fingerprint=loaded.fingerprint,
+            execution_arn=request.execution_arn,
+            table=table,
+            dynamodb=dynamodb,
+        )
+    released = release_lock(
+        deployment=request.deployment,
+        execution_arn=request.execution_arn,
+        table=table,
+        dynamodb=dynamodb,
+    )
+    next_arn: str | None = None
+    if loaded is not None and desired_moved(
+        deployment=request.deployment, applied_generation=loaded.desired_generation, table=table, dynamodb=dynamodb
+    ):
+        next_arn = start_run_unless_running(
+            deployment=request.deployment,
+            trigger="rerun",
+            state_machine_arn=settings.deploy_state_machine_arn,
+            sfn=client("stepfunctions"),
+            dynamodb=dynamodb,
+            table=table,
+        )
+        logger.info("desired state moved during the run", next_execution=next_arn)
+    return FinishRunResult(deployment=request.deployment, released=released, next_execution_arn=next_arn)

@@ -1,0 +1,44 @@
+"""One health attempt on the W&B endpoint; the workflow waits and retries until the deployment's deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from wandb_deployer.aws_clients import client
+from wandb_deployer.deploy.paths import parameter_name
+from wandb_deployer.errors import TransientAwsError
+from wandb_deployer.settings import Settings
+from wandb_deployer.states import HealthInput, HealthResult
+from wandb_deployer.verification.health import check_health
+
+
+def _optional_parameter(name: str, ssm: Any) -> str | None:
+    try:
+        return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ParameterNotFound":
+            return None
+        raise TransientAwsError("reading a deployer parameter failed") from exc
+
+
+def check(request: HealthInput, settings: Settings) -> HealthResult:
+    ssm = client("ssm")
+    prefix = settings.parameter_prefix
+    api_key = _optional_parameter(parameter_name(prefix, request.deployment, "deployer", "api_key"), ssm)
+    desired_version = (
+        _optional_parameter(parameter_name(prefix, request.deployment, "app", "wandb_version"), ssm)
+        if request.generation == "legacy"
+        else None
+    )
+    result = check_health(
+        url=request.url,
+        generation=request.generation,
+        attempt=request.attempt,
+        api_key=api_key,
+        desired_version=desired_version,
+    )
+    next_attempt = request.attempt + 1
+    give_up = not result.healthy and next_attempt * request.interval_seconds >= request.timeout_seconds
+    return result.model_copy(update={"attempt": next_attempt, "give_up": give_up})
