@@ -18,6 +18,7 @@ class DeployerDirectory(BaseModel):
     state_bucket: str
     deployments_table: str
     deploy_state_machine_arn: str
+    drift_state_machine_arn: str = ""
     event_bus_name: str
     notifications_topic_arn: str = ""
     codebuild_project_name: str = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wbd.cli import config_cmd, runs_cmd, sandbox_cmd
+from wbd.cli import checks_cmd, config_cmd, runs_cmd, sandbox_cmd
 
 app = typer.Typer(
     name="wbd",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 runs_cmd.register(app)
+checks_cmd.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -2,8 +2,8 @@
 
 Three sections, as in DESIGN.md: `infra` (inputs of wandb/wandb/aws), `app` (inputs of wandb/wandb/kubernetes, legacy
 generation only) and `deployer` (our own policy). `infra` and `app` are kept as plain dicts of already-typed values
-(bool, number, str, list, dict): their keys and types come from the module's input catalog at the chosen version, so they
-are validated against that catalog (see `validation.py`), not by fixed pydantic fields.
+(bool, number, str, list, dict): their keys and types come from the module's input catalog at the chosen version, so
+they are validated against that catalog (see `validation.py`), not by fixed pydantic fields.
 
 The license is a SecretStr held beside the sections: it is validated for shape, never rendered, never printed.
 """
@@ -21,7 +21,7 @@ DriftAction = Literal["notify", "remediate-safe", "remediate"]
 
 DEFAULT_MODULE_VERSION: dict[str, str] = {"operator": "8.0.0", "legacy": "2.8.0"}
 DEFAULT_APP_MODULE_VERSION = "1.14.1"
-DEFAULT_TERRAFORM_VERSION = "1.9.8"
+DEFAULT_TERRAFORM_VERSION = "1.10.5"  # >= 1.10: the S3 backend's native locking (use_lockfile)
 
 DEPLOYMENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")

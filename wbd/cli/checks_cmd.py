@@ -1,0 +1,152 @@
+"""`wbd verify`, `wbd drift`, `wbd upgrade`: checks and upgrade requests, on demand."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wandb_deployer.aws_clients import client
+from wandb_deployer.config.parameters import load_deployment_config
+from wandb_deployer.deploy.verify_step import read_outputs
+from wandb_deployer.errors import DeployerError
+from wandb_deployer.states import Finding
+from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.wiring import expects_queue, verify_wiring
+from wbd.cli.directory import load_directory
+
+console = Console()
+PREFIX_OPTION = typer.Option("/wandb-deployer", "--prefix", help="SSM prefix the deployer watches.")
+
+
+def latest_run_prefix(*, bucket: str, deployment: str, s3: Any) -> str | None:
+    """The run prefix of the newest outputs.json of a deployment (the last successful apply)."""
+    newest: tuple[Any, str] | None = None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"runs/{deployment}/"):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith("/outputs.json") and (newest is None or item["LastModified"] > newest[0]):
+                newest = (item["LastModified"], item["Key"][: -len("outputs.json")])
+    return newest[1] if newest else None
+
+
+def findings_table(title: str, findings: list[Finding]) -> Table:
+    table = Table(title=title)
+    for column in ("severity", "code", "message", "fix"):
+        table.add_column(column)
+    for finding in findings:
+        table.add_row(finding.severity, finding.code, finding.message, finding.fix_hint)
+    if not findings:
+        table.add_row("ok", "-", "no findings", "")
+    return table
+
+
+def verify(deployment: str = typer.Argument(..., help="Deployment name."), prefix: str = PREFIX_OPTION) -> None:
+    """Check the S3 -> SQS wiring and the W&B endpoint's health now, and print the findings."""
+    directory = load_directory(prefix)
+    s3, sqs, ssm = client("s3"), client("sqs"), client("ssm")
+    try:
+        config = load_deployment_config(deployment, prefix=prefix, ssm=ssm)
+        run = latest_run_prefix(bucket=directory.artifacts_bucket, deployment=deployment, s3=s3)
+        if run is None:
+            typer.echo(f"error: {deployment} has no applied run yet (no outputs to verify)", err=True)
+            raise typer.Exit(2)
+        outputs = read_outputs(bucket=directory.artifacts_bucket, run_prefix=run, s3=s3)
+        wiring = verify_wiring(
+            outputs=outputs,
+            expects_queue=expects_queue(config.infra),
+            expected_region=config.deployer.region,
+            wandb_origin=outputs.url.rstrip("/") or "*",
+            s3=s3,
+            sqs=sqs,
+        )
+        api_key = config.api_key.get_secret_value() if config.api_key else None
+        health = check_health(
+            url=outputs.url,
+            generation=config.deployer.generation,
+            attempt=0,
+            api_key=api_key,
+            desired_version=str(config.app.get("wandb_version")) if config.app.get("wandb_version") else None,
+        )
+    except DeployerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    console.print(findings_table(f"S3 -> SQS wiring of {outputs.bucket_name}", list(wiring.findings)))
+    console.print(findings_table(f"health of {outputs.url}", list(health.findings)))
+    if not (wiring.passed and health.healthy):
+        raise typer.Exit(1)
+
+
+def drift(
+    deployment: str = typer.Argument(..., help="Deployment name."),
+    wait: bool = typer.Option(True, help="Wait for the check to finish."),
+    prefix: str = PREFIX_OPTION,
+) -> None:
+    """Run the drift check (refresh-only plan, wiring, health) for one deployment now."""
+    directory = load_directory(prefix)
+    sfn = client("stepfunctions")
+    if not directory.drift_state_machine_arn:
+        typer.echo("error: this deployer has no drift workflow", err=True)
+        raise typer.Exit(2)
+    started = sfn.start_execution(
+        stateMachineArn=directory.drift_state_machine_arn, input=json.dumps({"deployments": [deployment]})
+    )
+    console.print(f"drift check started: {started['executionArn']}")
+    if not wait:
+        return
+    while (described := sfn.describe_execution(executionArn=started["executionArn"]))["status"] == "RUNNING":
+        time.sleep(1)
+    console.print(f"drift check {described['status'].lower()}; see `wbd status {deployment}`")
+    if described["status"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+def upgrade(
+    deployment: str = typer.Argument(..., help="Deployment name."),
+    module_version: str = typer.Option("", help="Target wandb/wandb/aws module version."),
+    wandb_version: str = typer.Option("", help="Target W&B server version (legacy generation)."),
+    eks_cluster_version: str = typer.Option("", help="Target EKS version (one minor step at a time)."),
+    terraform_version: str = typer.Option("", help="Target Terraform version."),
+    force: bool = typer.Option(False, help="Allow a downgrade."),
+    prefix: str = PREFIX_OPTION,
+) -> None:
+    """Send an `Upgrade Requested` event; the deployer validates it and writes accepted versions to SSM."""
+    detail: dict[str, object] = {"deployment": deployment, "force": force, "requested_by": "wbd"}
+    for key, value in {
+        "module_version": module_version,
+        "wandb_version": wandb_version,
+        "eks_cluster_version": eks_cluster_version,
+        "terraform_version": terraform_version,
+    }.items():
+        if value:
+            detail[key] = value
+    if len(detail) == 3:
+        typer.echo("error: name at least one target (--module-version, --wandb-version, ...)", err=True)
+        raise typer.Exit(2)
+    directory = load_directory(prefix)
+    response = client("events").put_events(
+        Entries=[
+            {
+                "Source": "wandb-deployer",
+                "DetailType": "Upgrade Requested",
+                "Detail": json.dumps(detail),
+                "EventBusName": directory.event_bus_name,
+            }
+        ]
+    )
+    if response.get("FailedEntryCount"):
+        typer.echo("error: the upgrade request was not accepted by EventBridge", err=True)
+        raise typer.Exit(1)
+    console.print(f"upgrade requested for {deployment}: watch for Upgrade Accepted / Upgrade Rejected")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(verify)
+    app.command()(drift)
+    app.command()(upgrade)
+
+
+
