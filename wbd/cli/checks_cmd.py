@@ -147,6 +147,3 @@ def register(app: typer.Typer) -> None:
     app.command()(verify)
     app.command()(drift)
     app.command()(upgrade)
-
-
-

@@ -1,4 +1,4 @@
-"""Where the deployer's resources are: the stack writes them to one SSM parameter (`<prefix>-stack`) that `wbd` reads."""
+"""Where the deployer's resources are: the stack writes them to one SSM parameter (`<prefix>-stack`)."""
 
 from __future__ import annotations
 

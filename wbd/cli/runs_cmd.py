@@ -25,7 +25,9 @@ def runs(
 ) -> None:
     """Show a deployment's run history, newest first."""
     directory = load_directory(prefix)
-    records = list_runs(deployment=deployment, table=directory.deployments_table, dynamodb=client("dynamodb"), limit=limit)
+    records = list_runs(
+        deployment=deployment, table=directory.deployments_table, dynamodb=client("dynamodb"), limit=limit
+    )
     table = Table(title=f"runs of {deployment}")
     for column in ("started", "execution", "trigger", "outcome", "seconds", "fingerprint", "error"):
         table.add_column(column)
@@ -61,7 +63,9 @@ def status(deployment: str = typer.Argument(..., help="Deployment name."), prefi
 
 def approve(
     deployment: str = typer.Argument(..., help="Deployment name."),
-    plan: str = typer.Option(..., "--plan", help="sha256 of the plan you reviewed (from the notification or wbd status)."),
+    plan: str = typer.Option(
+        ..., "--plan", help="sha256 of the plan you reviewed (from the notification or wbd status)."
+    ),
     prefix: str = PREFIX_OPTION,
 ) -> None:
     """Approve exactly one plan: an approval naming any other sha256 is refused and changes nothing."""

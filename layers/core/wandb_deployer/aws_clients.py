@@ -17,4 +17,4 @@ _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeo
 @cache
 def client(service: str, region: str | None = None) -> Any:
     """A cached boto3 client for `service` (tests clear the cache with `client.cache_clear()`)."""
-    return boto3.client(service, region_name=region, config=_RETRIES)  # type: ignore[call-overload]
+    return boto3.client(service, region_name=region, config=_RETRIES)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
 
@@ -14,3 +17,9 @@ class ParameterStoreChange(BaseModel):
     name: str
     type: str = ""
     description: str = ""
+
+
+class UpgradeRequestedEvent(EventBridgeModel):
+    """`wandb-deployer` / `Upgrade Requested` on the deployer's bus; the detail is validated by the upgrade guards."""
+
+    detail: dict[str, Any]

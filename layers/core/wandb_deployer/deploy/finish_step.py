@@ -22,7 +22,9 @@ logger = Logger(child=True)
 def stop_stray_build(*, deployment: str, artifacts_bucket: str, s3: Any, codebuild: Any) -> str | None:
     """A failed or timed-out workflow may leave its Terraform build running; stop it (its holder marker names it)."""
     try:
-        marker = json.loads(s3.get_object(Bucket=artifacts_bucket, Key=f"locks/{deployment}/holder.json")["Body"].read())
+        marker = json.loads(
+            s3.get_object(Bucket=artifacts_bucket, Key=f"locks/{deployment}/holder.json")["Body"].read()
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None

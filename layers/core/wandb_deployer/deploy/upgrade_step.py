@@ -17,7 +17,7 @@ logger = Logger(child=True)
 
 
 def handle_upgrade_request(detail: Mapping[str, object], settings: Settings) -> dict[str, object]:
-    """A rejection is answered (Upgrade Rejected event) and is final: it is not raised, so EventBridge does not retry."""
+    """A rejection is answered (an Upgrade Rejected event) and final: not raised, so EventBridge does not retry."""
     ssm = client("ssm")
 
     def load(deployment: str) -> DeploymentConfig:

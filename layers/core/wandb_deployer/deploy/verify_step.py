@@ -37,7 +37,12 @@ def verify(request: VerifyInput, settings: Settings, region: str) -> VerifyWirin
     outputs = read_outputs(bucket=settings.artifacts_bucket, run_prefix=request.run_prefix, s3=s3)
     origin = outputs.url.rstrip("/") if outputs.url else "*"
     result = verify_wiring(
-        outputs=outputs, expects_queue=request.expects_queue, expected_region=region, wandb_origin=origin, s3=s3, sqs=sqs
+        outputs=outputs,
+        expects_queue=request.expects_queue,
+        expected_region=region,
+        wandb_origin=origin,
+        s3=s3,
+        sqs=sqs,
     )
     findings: list[Finding] = list(result.findings)
     if request.probe and request.expects_queue and result.passed and outputs.bucket_queue_name:
