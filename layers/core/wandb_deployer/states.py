@@ -5,6 +5,7 @@ Payloads carry S3 pointers and small summaries only: never plans, logs or secret
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,6 +175,7 @@ class RecordRunInput(StateModel):
     execution_arn: str
     outcome: Literal["started", "approval-needed", "succeeded", "failed", "no-changes", "rejected"]
     trigger: Trigger = "manual"
+    started_at: datetime | None = None
     fingerprint: str | None = None
     error: str | None = None
     cause: str | None = None

@@ -58,6 +58,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             execution_arn=request.execution_arn,
             table=table,
             dynamodb=dynamodb,
+            generation=loaded.desired_generation,
         )
     released = release_lock(
         deployment=request.deployment,

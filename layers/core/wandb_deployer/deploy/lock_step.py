@@ -12,6 +12,9 @@ from wandb_deployer.states import LockInput, LockResult
 
 logger = Logger(child=True)
 
+# A run's lock outlives the longest approval wait plus plan, apply and verification (CodeBuild's own limit is 8 h).
+RUN_LEASE_BEYOND_APPROVAL_SECONDS = 8 * 3600
+
 
 def acquire(request: LockInput, settings: Settings) -> LockResult:
     """Raises DeploymentLockedError when a live execution (or a live build) holds the deployment."""
@@ -21,6 +24,7 @@ def acquire(request: LockInput, settings: Settings) -> LockResult:
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
         sfn=client("stepfunctions"),
+        lease_seconds=settings.approval_timeout_seconds + RUN_LEASE_BEYOND_APPROVAL_SECONDS,
     )
     released = release_stale_state_lock(
         deployment=request.deployment,

@@ -31,6 +31,7 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
         error=request.error,
         cause=request.cause,
         details=None,
+        started_at=request.started_at,
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
     )

@@ -1,0 +1,298 @@
+"""The SSM layout of a deployment's desired state: `<prefix>/<deployment>/<section>/<key>`, one parameter per key.
+
+Values are strings: booleans `true`/`false`, numbers in decimal, lists as StringList (or a JSON list when an element
+holds a comma, or the list is empty), maps and objects as JSON. Secrets are SecureStrings: `infra/license` (operator
+generation), `app/license` (legacy generation) and `deployer/api_key`. They are read with decryption only to build the
+config, and shown masked everywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeployerSettings, DeploymentConfig
+from wandb_deployer.config.validation import SECTIONS, validate_config
+from wandb_deployer.errors import (
+    AwsRequestFailedError,
+    DeployerError,
+    InvalidDeploymentNameError,
+    TransientAwsError,
+    UnknownDeploymentError,
+)
+
+logger = Logger(child=True)
+
+ParameterType = Literal["String", "StringList", "SecureString"]
+SECRET_KEYS = frozenset({("infra", "license"), ("app", "license"), ("deployer", "api_key")})
+MASK = "********"
+
+_KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
+_DEPLOYMENT = re.compile(DEPLOYMENT_NAME_PATTERN)
+_TRANSIENT_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}
+)
+_MISPLACED_MARKER = "(SecureString)"
+
+
+class ParameterName(BaseModel):
+    """A parameter name split into the layout's parts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment: str
+    section: str
+    key: str
+
+
+class DesiredParameter(BaseModel):
+    """One parameter as written to (or read from) SSM. `value` is never shown: use `shown`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: ParameterType
+    value: str = Field(repr=False)
+
+    @property
+    def shown(self) -> str:
+        return MASK if self.type == "SecureString" else self.value
+
+
+class ParameterChange(BaseModel):
+    """One line of a diff; `before`/`after` are display values (SecureStrings masked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    before_type: ParameterType | None = None
+    after_type: ParameterType | None = None
+    before: str | None = None
+    after: str | None = None
+
+
+class ParameterDiff(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    added: list[ParameterChange] = Field(default_factory=list)
+    changed: list[ParameterChange] = Field(default_factory=list)
+    removed: list[ParameterChange] = Field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def _prefix(prefix: str) -> str:
+    return prefix.rstrip("/")
+
+
+def _aws_error(exc: ClientError, action: str) -> DeployerError:
+    """The domain error for a failed SSM call: only the error code, never AWS's message (it may quote a value)."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if code in _TRANSIENT_CODES or status >= 500:
+        return TransientAwsError(f"{action} failed: {code}")
+    return AwsRequestFailedError(f"{action} failed: {code}")
+
+
+def parse_parameter_name(name: str, prefix: str) -> ParameterName:
+    """`<prefix>/<deployment>/<section>/<key>` split; raises InvalidDeploymentNameError for any other name."""
+    base = _prefix(prefix) + "/"
+    if not name.startswith(base):
+        raise InvalidDeploymentNameError(f"parameter {name!r} is not under {base}")
+    parts = name[len(base) :].split("/")
+    if len(parts) != 3:
+        raise InvalidDeploymentNameError(f"parameter {name!r} does not fit {base}<deployment>/<section>/<key>")
+    deployment, section, key = parts
+    if not _DEPLOYMENT.match(deployment):
+        raise InvalidDeploymentNameError(
+            f"parameter {name!r}: deployment name must be 2-32 lowercase letters, digits or hyphens"
+        )
+    if section not in SECTIONS:
+        raise InvalidDeploymentNameError(f"parameter {name!r}: section must be one of {', '.join(SECTIONS)}")
+    if not _KEY.match(key):
+        raise InvalidDeploymentNameError(f"parameter {name!r}: key must be lowercase letters, digits, underscores")
+    return ParameterName(deployment=deployment, section=section, key=key)
+
+
+def _parameters_by_path(path: str, *, ssm: Any, decrypt: bool) -> Iterator[dict[str, Any]]:
+    try:
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(
+            Path=path, Recursive=True, WithDecryption=decrypt
+        ):
+            yield from page.get("Parameters", [])
+    except ClientError as exc:
+        raise _aws_error(exc, f"GetParametersByPath {path}") from exc
+
+
+def read_parameters(deployment: str, *, prefix: str, ssm: Any, decrypt: bool) -> dict[str, DesiredParameter]:
+    """Every parameter under the deployment's prefix, name -> type + value (SecureStrings decrypted only if asked)."""
+    if not _DEPLOYMENT.match(deployment):
+        raise InvalidDeploymentNameError(f"deployment name {deployment!r} must be 2-32 lowercase letters, digits or -")
+    path = f"{_prefix(prefix)}/{deployment}"  # a hierarchy: /p/demo does not include /p/demo2
+    return {
+        raw["Name"]: DesiredParameter(type=raw["Type"], value=raw["Value"])
+        for raw in _parameters_by_path(path, ssm=ssm, decrypt=decrypt)
+    }
+
+
+def load_deployment_config(deployment: str, *, prefix: str, ssm: Any) -> DeploymentConfig:
+    """The validated config of `deployment` from SSM.
+
+    Raises UnknownDeploymentError (no parameters), InvalidConfigError (every problem, one line each; a secret stored
+    as a plain String is one of them), TransientAwsError / AwsRequestFailedError for failed calls.
+    """
+    parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=True)
+    if not parameters:
+        raise UnknownDeploymentError(f"no parameters under {_prefix(prefix)}/{deployment}/")
+    sections: dict[str, dict[str, object]] = {}
+    secrets: dict[tuple[str, str], str] = {}
+    problems: list[str] = []
+    base = f"{_prefix(prefix)}/{deployment}/"
+    for name, parameter in sorted(parameters.items()):
+        try:
+            parsed = parse_parameter_name(name, prefix)
+        except InvalidDeploymentNameError:
+            problems.append(
+                f"{name[len(base) :]}: not a parameter of the layout <section>/<key> (sections: infra, app, deployer)"
+            )
+            continue
+        where = (parsed.section, parsed.key)
+        if where in SECRET_KEYS:
+            if parameter.type != "SecureString":
+                problems.append(
+                    f"{parsed.section}/{parsed.key}: must be a SecureString parameter, not {parameter.type}"
+                )
+            secrets[where] = parameter.value
+            continue
+        sections.setdefault(parsed.section, {})[parsed.key] = parameter.value
+    legacy = str(sections.get("deployer", {}).get("generation", "")).strip() == "legacy"
+    license_section = "app" if legacy else "infra"
+    license_value = secrets.pop((license_section, "license"), None)
+    misplaced = "infra" if legacy else "app"
+    if (misplaced, "license") in secrets:
+        sections.setdefault(misplaced, {})["license"] = _MISPLACED_MARKER  # reported by the validator, value unseen
+    config = validate_config(
+        deployment,
+        sections,
+        license=license_value,
+        api_key=secrets.get(("deployer", "api_key")),
+        values_are_strings=True,
+        require_license=True,
+        extra_problems=problems,
+    )
+    logger.info("deployment config loaded", deployment=deployment, parameters=len(parameters))
+    return config
+
+
+def _encode(value: object) -> tuple[ParameterType, str]:
+    if isinstance(value, bool):
+        return "String", "true" if value else "false"
+    if isinstance(value, int | float):
+        return "String", json.dumps(value)
+    if isinstance(value, str):
+        return "String", value
+    if isinstance(value, list) and value and all(_fits_string_list(item) for item in value):
+        return "StringList", ",".join(value)
+    return "String", json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _fits_string_list(item: object) -> bool:
+    return isinstance(item, str) and item != "" and "," not in item and item == item.strip()
+
+
+def config_to_parameters(config: DeploymentConfig, *, prefix: str) -> dict[str, DesiredParameter]:
+    """The parameters that hold `config` (name -> type + value), secrets as SecureStrings."""
+    base = f"{_prefix(prefix)}/{config.deployment}"
+    desired: dict[str, DesiredParameter] = {}
+    for field in DeployerSettings.model_fields:
+        kind, text = _encode(getattr(config.deployer, field))
+        desired[f"{base}/deployer/{field}"] = DesiredParameter(type=kind, value=text)
+    for section, values in (("infra", config.infra), ("app", config.app)):
+        for key, value in values.items():
+            kind, text = _encode(value)
+            desired[f"{base}/{section}/{key}"] = DesiredParameter(type=kind, value=text)
+    if config.license is not None:
+        desired[f"{base}/{config.license_section}/license"] = DesiredParameter(
+            type="SecureString", value=config.license.get_secret_value()
+        )
+    if config.api_key is not None:
+        desired[f"{base}/deployer/api_key"] = DesiredParameter(
+            type="SecureString", value=config.api_key.get_secret_value()
+        )
+    return dict(sorted(desired.items()))
+
+
+def diff_parameters(desired: Mapping[str, DesiredParameter], current: Mapping[str, DesiredParameter]) -> ParameterDiff:
+    """What writing `desired` over `current` adds, changes and (with pruning) removes; secrets masked."""
+    added, changed, removed = [], [], []
+    unchanged = 0
+    for name in sorted(set(desired) | set(current)):
+        after, before = desired.get(name), current.get(name)
+        if before is None and after is not None:
+            added.append(ParameterChange(name=name, after_type=after.type, after=after.shown))
+        elif after is None and before is not None:
+            removed.append(ParameterChange(name=name, before_type=before.type, before=before.shown))
+        elif after is not None and before is not None:
+            if (after.type, after.value) == (before.type, before.value):
+                unchanged += 1
+                continue
+            changed.append(
+                ParameterChange(
+                    name=name, before_type=before.type, after_type=after.type, before=before.shown, after=after.shown
+                )
+            )
+    return ParameterDiff(added=added, changed=changed, removed=removed, unchanged=unchanged)
+
+
+class WriteResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    written: int = 0
+    deleted: int = 0
+
+
+def write_parameters(
+    diff: ParameterDiff, desired: Mapping[str, DesiredParameter], *, ssm: Any, prune: bool = False
+) -> WriteResult:
+    """Write only what `diff` adds or changes; delete what it removes when `prune`. A type change re-creates."""
+    written = deleted = 0
+    for change in [*diff.added, *diff.changed]:
+        parameter = desired[change.name]
+        try:
+            if change.before_type is not None and change.before_type != parameter.type:
+                ssm.delete_parameter(Name=change.name)
+            ssm.put_parameter(Name=change.name, Value=parameter.value, Type=parameter.type, Overwrite=True)
+        except ClientError as exc:
+            raise _aws_error(exc, f"PutParameter {change.name}") from exc
+        written += 1
+    if prune:
+        names = [change.name for change in diff.removed]
+        for start in range(0, len(names), 10):
+            batch = names[start : start + 10]
+            try:
+                ssm.delete_parameters(Names=batch)
+            except ClientError as exc:
+                raise _aws_error(exc, "DeleteParameters") from exc
+            deleted += len(batch)
+    logger.info("parameters written", written=written, deleted=deleted)
+    return WriteResult(written=written, deleted=deleted)
+
+
+def list_deployments(*, prefix: str, ssm: Any) -> list[str]:
+    """The names of every deployment with at least one parameter under `prefix` (values are not decrypted)."""
+    found = set()
+    for raw in _parameters_by_path(_prefix(prefix), ssm=ssm, decrypt=False):
+        try:
+            found.add(parse_parameter_name(raw["Name"], prefix).deployment)
+        except InvalidDeploymentNameError:
+            continue
+    return sorted(found)

@@ -1,0 +1,174 @@
+"""Approvals bound to the exact plan: the pending approval of a run, and the human answer to it.
+
+The run's approval gate (`.waitForTaskToken`) stores its task token with the plan's sha256; `wbd approve <deployment>
+--plan <sha256>` answers with that sha, and only a matching sha reaches Step Functions. The task token is a capability
+(whoever holds it can resume the run): it is stored in the table, never logged, never shown, never put in a payload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from wandb_deployer.errors import ApprovalNotPendingError, PlanMismatchError
+from wandb_deployer.runs import (
+    aws_failure,
+    epoch,
+    error_code,
+    from_item,
+    is_condition_failure,
+    iso,
+    item_key,
+    scrub_secrets,
+    to_item,
+    utc_now,
+)
+from wandb_deployer.states import ApprovalDecision, ChangeCounts, S3Pointer
+
+logger = Logger(child=True)
+
+APPROVAL_SK = "APPROVAL"
+REJECTED_ERROR = "ApprovalRejectedError"
+_CAUSE_LIMIT = 1000
+_DEAD_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class PendingApproval(BaseModel):
+    """The `APPROVAL` item: a run waiting for a human decision on one plan."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    deployment: str
+    execution_arn: str
+    task_token: SecretStr = Field(repr=False, exclude=True)
+    plan_sha256: str
+    counts: ChangeCounts
+    destructive: list[str] = Field(default_factory=list)
+    summary: S3Pointer
+    requested_at: str
+    expires_at: int
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= epoch(utc_now(now))
+
+
+def store_pending_approval(
+    *,
+    deployment: str,
+    execution_arn: str,
+    task_token: str,
+    plan_sha256: str,
+    counts: ChangeCounts,
+    destructive: list[str],
+    summary: S3Pointer,
+    timeout_seconds: int,
+    table: str,
+    dynamodb: Any,
+    now: datetime | None = None,
+) -> PendingApproval:
+    """Store the run's pending approval (one per deployment: the lock guarantees a single waiting run)."""
+    moment = utc_now(now)
+    values: dict[str, object] = {
+        "deployment": deployment,
+        "execution_arn": execution_arn,
+        "task_token": task_token,
+        "plan_sha256": plan_sha256.lower(),
+        "counts": counts.model_dump(),
+        "destructive": list(destructive),
+        "summary": summary.model_dump(),
+        "requested_at": iso(moment),
+        "expires_at": epoch(moment + timedelta(seconds=timeout_seconds)),  # also the TTL of the item
+    }
+    try:
+        dynamodb.put_item(TableName=table, Item={**item_key(deployment, APPROVAL_SK), **to_item(values)})
+    except ClientError as exc:
+        raise aws_failure(exc, operation="PutItem approval") from exc
+    logger.info("approval pending", deployment=deployment, execution=execution_arn, plan_sha256=plan_sha256)
+    return PendingApproval.model_validate(values)
+
+
+def load_pending_approval(
+    *, deployment: str, table: str, dynamodb: Any, now: datetime | None = None
+) -> PendingApproval | None:
+    """The deployment's pending approval, or None when there is none or it expired (TTL deletes lazily)."""
+    try:
+        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, APPROVAL_SK), ConsistentRead=True)
+    except ClientError as exc:
+        raise aws_failure(exc, operation="GetItem approval") from exc
+    item = response.get("Item")
+    if not item:
+        return None
+    pending = PendingApproval.model_validate(from_item(item))
+    return None if pending.is_expired(now) else pending
+
+
+def answer_approval(
+    *,
+    deployment: str,
+    plan_sha256: str,
+    approve: bool,
+    who: str,
+    reason: str,
+    sfn: Any,
+    table: str,
+    dynamodb: Any,
+    now: datetime | None = None,
+) -> None:
+    """Approve or reject the pending plan of `deployment`, named by its sha256.
+
+    Raises ApprovalNotPendingError when nothing waits (none, expired, or the run ended) and PlanMismatchError when
+    `plan_sha256` is not the pending plan; in both cases nothing is sent to Step Functions.
+    """
+    pending = load_pending_approval(deployment=deployment, table=table, dynamodb=dynamodb, now=now)
+    if pending is None:
+        raise ApprovalNotPendingError(f"deployment {deployment!r} has no pending approval")
+    if plan_sha256.strip().lower() != pending.plan_sha256:
+        logger.warning("approval refused: plan mismatch", deployment=deployment, pending=pending.plan_sha256)
+        raise PlanMismatchError(
+            f"deployment {deployment!r} waits for approval of plan {pending.plan_sha256}, not {plan_sha256.strip()!r}"
+        )
+    safe_who = str(scrub_secrets(who, limit=200))
+    token = pending.task_token.get_secret_value()
+    try:
+        if approve:
+            decision = ApprovalDecision(approved_sha256=pending.plan_sha256, approved_by=safe_who)
+            sfn.send_task_success(taskToken=token, output=decision.model_dump_json())
+        else:
+            cause = scrub_secrets(f"rejected by {safe_who}: {reason}", limit=_CAUSE_LIMIT)
+            sfn.send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=cause)
+    except ClientError as exc:
+        if error_code(exc) in _DEAD_TOKEN_CODES:
+            _delete_pending(deployment, pending.execution_arn, table, dynamodb)
+            logger.warning("approval no longer pending", deployment=deployment, code=error_code(exc))
+            raise ApprovalNotPendingError(
+                f"deployment {deployment!r}: the approval of plan {pending.plan_sha256} is no longer pending "
+                f"({error_code(exc)}: it timed out or its run ended); start a new run"
+            ) from exc
+        raise aws_failure(exc, operation="SendTask approval") from exc
+    _delete_pending(deployment, pending.execution_arn, table, dynamodb)
+    logger.info(
+        "approval answered",
+        deployment=deployment,
+        execution=pending.execution_arn,
+        approved=approve,
+        by=safe_who,
+        plan_sha256=pending.plan_sha256,
+    )
+
+
+def _delete_pending(deployment: str, execution_arn: str, table: str, dynamodb: Any) -> None:
+    """Delete the pending approval of `execution_arn` (a newer run's approval is left alone)."""
+    try:
+        dynamodb.delete_item(
+            TableName=table,
+            Key=item_key(deployment, APPROVAL_SK),
+            ConditionExpression="execution_arn = :execution",
+            ExpressionAttributeValues={":execution": {"S": execution_arn}},
+        )
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise aws_failure(exc, operation="DeleteItem approval") from exc

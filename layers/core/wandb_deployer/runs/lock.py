@@ -1,0 +1,259 @@
+"""One run at a time: the deployment lock, and the release of a Terraform state lock left by a killed build.
+
+The lock is the `LOCK` item of the deployment (owner = execution ARN, lease). A run takes it with a conditional put;
+a lock whose owner execution is no longer RUNNING (or whose lease expired) is taken over with a put conditioned on the
+old owner, so two runs can never both win. Acquiring again as the owner renews the lease: a run that waited a long time
+(an approval) re-acquires before it applies.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+from wandb_deployer.errors import DeploymentLockedError
+from wandb_deployer.runs import (
+    aws_failure,
+    epoch,
+    error_code,
+    from_item,
+    is_condition_failure,
+    iso,
+    item_key,
+    to_item,
+    utc_now,
+)
+from wandb_deployer.states import LockResult
+
+logger = Logger(child=True)
+
+LOCK_SK = "LOCK"
+_TAKEOVER_ATTEMPTS = 3
+_GONE_EXECUTION_CODES = frozenset(
+    {"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound", "InvalidArn"}
+)
+
+
+class LockState(BaseModel):
+    """The `LOCK` item as read back (for status views)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: str
+    acquired_at: str
+    lease_until: int
+    took_over_from: str | None = None
+
+
+def execution_is_running(*, execution_arn: str, sfn: Any) -> bool:
+    """True when Step Functions reports the execution RUNNING; an unknown execution is not running."""
+    try:
+        response = sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if error_code(exc) in _GONE_EXECUTION_CODES:
+            return False
+        raise aws_failure(exc, operation="DescribeExecution") from exc
+    return bool(response.get("status") == "RUNNING")
+
+
+def read_lock(*, deployment: str, table: str, dynamodb: Any) -> LockState | None:
+    try:
+        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, LOCK_SK), ConsistentRead=True)
+    except ClientError as exc:
+        raise aws_failure(exc, operation="GetItem lock") from exc
+    item = response.get("Item")
+    return LockState.model_validate(from_item(item)) if item else None
+
+
+def _lock_item(
+    deployment: str, execution_arn: str, now: datetime, lease_seconds: int, took_over_from: str | None
+) -> dict[str, dict[str, Any]]:
+    lease_until = epoch(now + timedelta(seconds=lease_seconds))
+    values: dict[str, object] = {
+        "owner": execution_arn,
+        "acquired_at": iso(now),
+        "lease_until": lease_until,
+        "expires_at": lease_until + 86_400,  # TTL: an abandoned lock item disappears a day after its lease
+    }
+    if took_over_from:
+        values["took_over_from"] = took_over_from
+    return {**item_key(deployment, LOCK_SK), **to_item(values)}
+
+
+def acquire_lock(
+    *,
+    deployment: str,
+    execution_arn: str,
+    table: str,
+    dynamodb: Any,
+    sfn: Any,
+    lease_seconds: int = 7200,
+    now: datetime | None = None,
+) -> LockResult:
+    """Take (or renew) the deployment's lock; raises DeploymentLockedError while a live run holds it."""
+    moment = utc_now(now)
+    for _ in range(_TAKEOVER_ATTEMPTS):
+        try:
+            response = dynamodb.put_item(
+                TableName=table,
+                Item=_lock_item(deployment, execution_arn, moment, lease_seconds, None),
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :me OR lease_until < :now",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": {"S": execution_arn}, ":now": {"N": str(epoch(moment))}},
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise aws_failure(exc, operation="PutItem lock") from exc
+            held = exc.response.get("Item")
+            holder = str(from_item(held)["owner"]) if held else None
+        else:
+            previous = from_item(response.get("Attributes", {})).get("owner")
+            if previous and previous != execution_arn:
+                return _record_expired_takeover(deployment, execution_arn, str(previous), table, dynamodb)
+            logger.info("deployment lock acquired", deployment=deployment, owner=execution_arn)
+            return LockResult(deployment=deployment, execution_arn=execution_arn)
+
+        if holder is None:
+            current = read_lock(deployment=deployment, table=table, dynamodb=dynamodb)
+            if current is None:
+                continue  # released in between: try the plain put again
+            holder = current.owner
+        if execution_is_running(execution_arn=holder, sfn=sfn):
+            logger.info("deployment lock held by a running execution", deployment=deployment, holder=holder)
+            raise DeploymentLockedError(f"deployment {deployment!r} is locked by the running execution {holder}")
+        try:
+            dynamodb.put_item(
+                TableName=table,
+                Item=_lock_item(deployment, execution_arn, moment, lease_seconds, holder),
+                ConditionExpression="#owner = :old",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":old": {"S": holder}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise aws_failure(exc, operation="PutItem lock takeover") from exc
+            continue  # someone else moved first: look again
+        logger.warning("deployment lock taken over", deployment=deployment, owner=execution_arn, previous=holder)
+        return LockResult(deployment=deployment, execution_arn=execution_arn, took_over_from=holder)
+    raise DeploymentLockedError(f"deployment {deployment!r}: the lock changed hands while acquiring it")
+
+
+def _record_expired_takeover(
+    deployment: str, execution_arn: str, previous: str, table: str, dynamodb: Any
+) -> LockResult:
+    """The lease of `previous` had expired and the first put replaced it: note whom we took over from."""
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=item_key(deployment, LOCK_SK),
+            UpdateExpression="SET took_over_from = :previous",
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":previous": {"S": previous}, ":me": {"S": execution_arn}},
+        )
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise aws_failure(exc, operation="UpdateItem lock") from exc
+    logger.warning("expired deployment lock taken over", deployment=deployment, owner=execution_arn, previous=previous)
+    return LockResult(deployment=deployment, execution_arn=execution_arn, took_over_from=previous)
+
+
+def release_lock(*, deployment: str, execution_arn: str, table: str, dynamodb: Any) -> bool:
+    """Release the lock if `execution_arn` holds it; False (no error) when it does not: releasing is idempotent."""
+    try:
+        dynamodb.delete_item(
+            TableName=table,
+            Key=item_key(deployment, LOCK_SK),
+            ConditionExpression="#owner = :me",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":me": {"S": execution_arn}},
+        )
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            logger.info("deployment lock not held; nothing to release", deployment=deployment, owner=execution_arn)
+            return False
+        raise aws_failure(exc, operation="DeleteItem lock") from exc
+    logger.info("deployment lock released", deployment=deployment, owner=execution_arn)
+    return True
+
+
+def holder_marker_key(deployment: str) -> str:
+    """Where the build runner records which build holds the Terraform state lock."""
+    return f"locks/{deployment}/holder.json"
+
+
+def release_stale_state_lock(
+    *, deployment: str, state_bucket: str, state_key: str, artifacts_bucket: str, s3: Any, codebuild: Any
+) -> bool:
+    """Delete a Terraform state lock (`<state_key>.tflock`) whose holder build is not running; True when released.
+
+    Raises DeploymentLockedError while the holder build is still IN_PROGRESS (never break a live apply).
+    """
+    lock_key = f"{state_key}.tflock"
+    if not _object_exists(s3, state_bucket, lock_key):
+        return False
+    marker_key = holder_marker_key(deployment)
+    holder = _read_holder_marker(s3, artifacts_bucket, marker_key)
+    build_id = str(holder.get("build_id", "")) if holder else ""
+    status = _build_status(codebuild, build_id) if build_id else "MISSING"
+    if status == "IN_PROGRESS":
+        logger.info("terraform state lock held by a running build", deployment=deployment, build_id=build_id)
+        raise DeploymentLockedError(
+            f"deployment {deployment!r}: the Terraform state is locked by running build {build_id}"
+        )
+    try:
+        s3.delete_object(Bucket=state_bucket, Key=lock_key)
+        s3.delete_object(Bucket=artifacts_bucket, Key=marker_key)
+    except ClientError as exc:
+        raise aws_failure(exc, operation="DeleteObject state lock") from exc
+    logger.warning(
+        "stale terraform state lock released",
+        deployment=deployment,
+        build_id=build_id or None,
+        build_status=status,
+        action=holder.get("action") if holder else None,
+    )
+    return True
+
+
+def _object_exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise aws_failure(exc, operation="HeadObject state lock") from exc
+    return True
+
+
+def _read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise aws_failure(exc, operation="GetObject state lock holder") from exc
+    try:
+        marker = json.loads(body)
+    except ValueError:
+        logger.warning("state lock holder marker unreadable; treating the holder as unknown", key=key)
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def _build_status(codebuild: Any, build_id: str) -> str:
+    try:
+        response = codebuild.batch_get_builds(ids=[build_id])
+    except ClientError as exc:
+        raise aws_failure(exc, operation="BatchGetBuilds") from exc
+    builds = response.get("builds", [])
+    if not builds:
+        return "NOT_FOUND"
+    return str(builds[0].get("buildStatus", "")) or "UNKNOWN"
