@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.unit.runs.conftest import TABLE
+from wandb_deployer.errors import DeployerError
 from wandb_deployer.runs.desired import (
     current_desired_generation,
     desired_moved,
@@ -138,3 +139,22 @@ def test_execution_name_fits_step_functions_rules():
     assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
     assert "-20260501120005-" in name
     assert execution_name("prod", "manual", NOW) != execution_name("prod", "manual", NOW)
+
+
+def test_a_burst_of_triggers_starts_exactly_one_run(dynamodb, sfn, state_machine_arn):
+    # Given no run, when 20 triggers race (none has seen an execution take the lock yet),
+    started = [_start(dynamodb, sfn, state_machine_arn) for _ in range(20)]
+
+    # then exactly one started a run: the first reserved the lock for its execution and the rest coalesced.
+    assert len([arn for arn in started if arn is not None]) == 1
+    assert len(sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]) == 1
+
+
+def test_a_failed_start_releases_the_reservation(dynamodb, sfn, state_machine_arn):
+    # Given StartExecution fails (an unknown state machine),
+    missing = state_machine_arn.replace(":stateMachine:deploy", ":stateMachine:missing")
+    with pytest.raises(DeployerError):
+        _start(dynamodb, sfn, missing)
+
+    # then the reservation is gone and the next trigger starts a run.
+    assert _start(dynamodb, sfn, state_machine_arn) is not None

@@ -12,7 +12,14 @@ from botocore.stub import Stubber
 
 from tests.unit.runs.conftest import REGION, TABLE
 from wandb_deployer.errors import DeploymentLockedError
-from wandb_deployer.runs.lock import LockState, acquire_lock, read_lock, release_lock, release_stale_state_lock
+from wandb_deployer.runs.lock import (
+    START_GRACE_SECONDS,
+    LockState,
+    acquire_lock,
+    read_lock,
+    release_lock,
+    release_stale_state_lock,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -71,13 +78,25 @@ def test_lock_of_a_stopped_execution_is_taken_over(dynamodb, sfn, start_executio
     assert lock.owner == second and lock.took_over_from == first
 
 
-def test_lock_of_an_execution_that_does_not_exist_is_taken_over(dynamodb, sfn, state_machine_arn, start_execution):
+def test_lock_of_an_execution_that_does_not_exist_is_taken_over_after_the_start_grace(
+    dynamodb, sfn, state_machine_arn, start_execution
+):
     ghost = state_machine_arn.replace(":stateMachine:", ":execution:") + ":ghost"
     _acquire(ghost, dynamodb, sfn)
 
-    result = _acquire(start_execution("second"), dynamodb, sfn)
+    result = _acquire(start_execution("second"), dynamodb, sfn, now=NOW + timedelta(seconds=START_GRACE_SECONDS + 1))
 
     assert result.took_over_from == ghost
+
+
+def test_lock_reserved_for_an_execution_being_started_is_honoured(dynamodb, sfn, state_machine_arn, start_execution):
+    # Given a trigger reserved the lock for an execution it is starting (it does not exist yet),
+    planned = state_machine_arn.replace(":stateMachine:", ":execution:") + ":being-started"
+    _acquire(planned, dynamodb, sfn, lease_seconds=START_GRACE_SECONDS)
+
+    # then another claimant within the grace period is refused: the change coalesces into the starting run.
+    with pytest.raises(DeploymentLockedError):
+        _acquire(start_execution("second"), dynamodb, sfn, now=NOW + timedelta(seconds=30))
 
 
 def test_expired_lease_is_taken_over_even_if_the_owner_runs(dynamodb, sfn, start_execution):

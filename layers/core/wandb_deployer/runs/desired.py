@@ -22,9 +22,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from wandb_deployer.errors import DeploymentLockedError
 from wandb_deployer.runs import (
     aws_failure,
-    epoch,
     from_item,
     is_condition_failure,
     iso,
@@ -32,7 +32,7 @@ from wandb_deployer.runs import (
     to_item,
     utc_now,
 )
-from wandb_deployer.runs.lock import execution_is_running, read_lock
+from wandb_deployer.runs.lock import START_GRACE_SECONDS, acquire_lock, release_lock
 from wandb_deployer.states import RunInput, Trigger
 
 logger = Logger(child=True)
@@ -179,6 +179,11 @@ def execution_name(deployment: str, trigger: str, now: datetime | None = None) -
     return head[: _EXECUTION_NAME_LIMIT - len(suffix)] + suffix
 
 
+def planned_execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named `name` of the state machine will have (Step Functions' documented format)."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
 def start_run_unless_running(
     *,
     deployment: str,
@@ -199,15 +204,22 @@ def start_run_unless_running(
         _note_paused(deployment, moment, table, dynamodb)
         logger.info("deployment paused; change recorded, no run started", deployment=deployment, trigger=trigger)
         return None
-    lock = read_lock(deployment=deployment, table=table, dynamodb=dynamodb)
-    if (
-        lock is not None
-        and lock.lease_until >= epoch(moment)
-        and execution_is_running(execution_arn=lock.owner, sfn=sfn)
-    ):
-        logger.info("run in progress; change coalesced into it", deployment=deployment, owner=lock.owner)
-        return None
     name = execution_name(deployment, trigger, moment)
+    planned_arn = planned_execution_arn(state_machine_arn, name)
+    # Reserve the lock for the execution about to start: of a burst of triggers exactly one wins, the others coalesce.
+    try:
+        acquire_lock(
+            deployment=deployment,
+            execution_arn=planned_arn,
+            table=table,
+            dynamodb=dynamodb,
+            sfn=sfn,
+            lease_seconds=START_GRACE_SECONDS,
+            now=moment,
+        )
+    except DeploymentLockedError:
+        logger.info("run in progress; change coalesced into it", deployment=deployment)
+        return None
     try:
         response = sfn.start_execution(
             stateMachineArn=state_machine_arn,
@@ -215,6 +227,7 @@ def start_run_unless_running(
             input=RunInput(deployment=deployment, trigger=trigger).model_dump_json(),
         )
     except ClientError as exc:
+        release_lock(deployment=deployment, execution_arn=planned_arn, table=table, dynamodb=dynamodb)
         raise aws_failure(exc, operation="StartExecution") from exc
     arn = str(response["executionArn"])
     logger.info("deploy run started", deployment=deployment, trigger=trigger, execution=arn)

@@ -25,6 +25,7 @@ from wandb_deployer.runs import (
     is_condition_failure,
     iso,
     item_key,
+    parse_iso,
     to_item,
     utc_now,
 )
@@ -33,6 +34,8 @@ from wandb_deployer.states import LockResult
 logger = Logger(child=True)
 
 LOCK_SK = "LOCK"
+# How long a lock reserved by a trigger for the execution it is starting is honoured before that execution exists.
+START_GRACE_SECONDS = 120
 _TAKEOVER_ATTEMPTS = 3
 _GONE_EXECUTION_CODES = frozenset(
     {"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound", "InvalidArn"}
@@ -59,6 +62,25 @@ def execution_is_running(*, execution_arn: str, sfn: Any) -> bool:
             return False
         raise aws_failure(exc, operation="DescribeExecution") from exc
     return bool(response.get("status") == "RUNNING")
+
+
+def holder_is_live(lock: LockState, *, sfn: Any, now: datetime) -> bool:
+    """The owner runs, or it is an execution being started: a trigger reserves the lock for the execution it is
+    about to start (`reserve_for_start`), so for a short grace period a not-yet-existing owner still counts."""
+    if execution_is_running(execution_arn=lock.owner, sfn=sfn):
+        return True
+    reserved_recently = parse_iso(lock.acquired_at) >= now - timedelta(seconds=START_GRACE_SECONDS)
+    return reserved_recently and lock.lease_until >= epoch(now) and not execution_exists(lock.owner, sfn=sfn)
+
+
+def execution_exists(execution_arn: str, *, sfn: Any) -> bool:
+    try:
+        sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if error_code(exc) in _GONE_EXECUTION_CODES:
+            return False
+        raise aws_failure(exc, operation="DescribeExecution") from exc
+    return True
 
 
 def read_lock(*, deployment: str, table: str, dynamodb: Any) -> LockState | None:
@@ -120,12 +142,11 @@ def acquire_lock(
             logger.info("deployment lock acquired", deployment=deployment, owner=execution_arn)
             return LockResult(deployment=deployment, execution_arn=execution_arn)
 
-        if holder is None:
-            current = read_lock(deployment=deployment, table=table, dynamodb=dynamodb)
-            if current is None:
-                continue  # released in between: try the plain put again
-            holder = current.owner
-        if execution_is_running(execution_arn=holder, sfn=sfn):
+        current = read_lock(deployment=deployment, table=table, dynamodb=dynamodb)
+        if current is None:
+            continue  # released in between: try the plain put again
+        holder = current.owner
+        if holder_is_live(current, sfn=sfn, now=moment):
             logger.info("deployment lock held by a running execution", deployment=deployment, holder=holder)
             raise DeploymentLockedError(f"deployment {deployment!r} is locked by the running execution {holder}")
         try:
