@@ -177,6 +177,8 @@ class RecordRunInput(StateModel):
     trigger: Trigger = "manual"
     started_at: datetime | None = None
     fingerprint: str | None = None
+    plan_sha256: str | None = None
+    counts: ChangeCounts | None = None
     error: str | None = None
     cause: str | None = None
 

@@ -30,7 +30,9 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
         fingerprint=request.fingerprint,
         error=request.error,
         cause=request.cause,
-        details=None,
+        details=(
+            {"plan_sha256": request.plan_sha256, "counts": request.counts.model_dump()} if request.counts else None
+        ),
         started_at=request.started_at,
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
@@ -48,6 +50,8 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
             "fingerprint": request.fingerprint,
             "error": request.error,
             "cause": request.cause,
+            "plan_sha256": request.plan_sha256,
+            "counts": request.counts.model_dump() if request.counts else None,
         },
         sns=client("sns"),
         events=client("events"),
