@@ -1,0 +1,42 @@
+"""e2e fixtures: a fresh sandbox per test (function-scoped); stopping it cleans up servers, threads and files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wbd.sandbox import Sandbox
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent.parent
+
+SandboxFactory = Callable[..., Sandbox]
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
+    """Start sandboxes on demand (one at a time): `sandbox_factory(repo_root=..., time_scale=..., parameters=...)`.
+
+    Defaults to the engine's fixture stack in tests/e2e/fixtures; pass `repo_root=REPO` for the real template.yaml.
+    """
+    started: list[Sandbox] = []
+
+    def start(repo_root: Path = FIXTURES, **options: Any) -> Sandbox:
+        options.setdefault("work_dir", tmp_path / f"sandbox-{len(started)}")
+        sandbox = Sandbox(repo_root, **options)
+        started.append(sandbox)
+        sandbox.start()
+        return sandbox
+
+    yield start
+    for sandbox in reversed(started):
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    """A running sandbox of the fixture stack, time compressed 100x."""
+    return sandbox_factory()
