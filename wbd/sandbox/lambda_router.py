@@ -20,7 +20,8 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from unittest.mock import patch
@@ -30,6 +31,7 @@ from moto.core.exceptions import JsonRESTError
 
 from wbd.sandbox.errors import HandlerLoadError
 from wbd.sandbox.faults import THROTTLE_FUNCTION, Faults
+from wbd.sandbox.function_logs import FunctionLogRouter, routed_stdout
 from wbd.sandbox.stack_records import FunctionSpec
 
 LOGGER = logging.getLogger(__name__)
@@ -74,9 +76,11 @@ def _clear_layer_caches() -> None:
 class LambdaRouter:
     """Routes invocations of the stack's functions (by physical name) to their handlers in this process."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], faults: Faults) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec], faults: Faults, log_dir: Path) -> None:
         self.functions = functions
         self.faults = faults
+        self.log_dir = log_dir
+        self._stdout: FunctionLogRouter | None = None
         self.invocations: list[dict[str, Any]] = []
         self._modules: dict[str, ModuleType] = {}
         self._environment_lock = threading.Lock()
@@ -96,7 +100,16 @@ class LambdaRouter:
             return router.invoke(backend, function_name, qualifier, body, headers, response_headers)
 
         patches.enter_context(patch.object(LambdaSimpleBackend, "invoke", invoke))
+        self._stdout = patches.enter_context(routed_stdout())
         patches.callback(self.close)
+
+    def _capture(self, path: Path) -> AbstractContextManager[None]:
+        """What the handler prints goes to its function's log file (Lambda sends stdout to CloudWatch Logs)."""
+        return self._stdout.capture(path) if self._stdout is not None else nullcontext()
+
+    def logs(self, logical_id: str) -> str:
+        path = self.log_dir / f"{logical_id}.log"
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
 
     def track(self, thread: threading.Thread) -> None:
         """Remember an asynchronous invocation's thread so that `close()` waits for it."""
@@ -157,7 +170,8 @@ class LambdaRouter:
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         started = time.monotonic()
-        with self._environment_lock, _environment(runtime_environment):
+        log_path = self.log_dir / f"{spec.logical_id}.log"
+        with self._environment_lock, _environment(runtime_environment), self._capture(log_path):
             _clear_layer_caches()
             try:
                 handler = self._handler(spec)

@@ -105,6 +105,7 @@ class Sandbox:
         self._stack: Stack | None = None
         self._runner: BuildRunner | None = None
         self._delivery: EventDelivery | None = None
+        self._router: LambdaRouter | None = None
         self.faults: Faults
         self.counters = Counters(self.emulator.counters, self.history)
 
@@ -143,7 +144,7 @@ class Sandbox:
         self.emulator.start()
         stack = Stack(template, self.stack_name, self.region, ACCOUNT_ID)
         self.faults = Faults(self.work_dir / "faults.json", function_name_of=self._function_name)
-        router = LambdaRouter(stack.functions, self.faults)
+        router = LambdaRouter(stack.functions, self.faults, self.work_dir / "logs")
         runner = BuildRunner(
             self.work_dir,
             self.faults,
@@ -161,7 +162,7 @@ class Sandbox:
         router.install(self._patches)
         install_codebuild(self._patches, runner)
         delivery.install(self._patches)
-        self._stack, self._runner, self._delivery = stack, runner, delivery
+        self._stack, self._runner, self._delivery, self._router = stack, runner, delivery, router
         stack.provision()
         delivery.ssm_events_enabled = True
         LOGGER.info("sandbox started", extra={"endpoint_url": self.endpoint_url, "resources": len(stack.records)})
@@ -322,6 +323,19 @@ class Sandbox:
     # -- builds --------------------------------------------------------------------------------------------------
     def builds(self) -> list[BuildRecord]:
         return list(self._runner.builds.values()) if self._runner else []
+
+    def function_logs(self, logical_id: str) -> str:
+        """Everything a function printed (its powertools logs and metrics), as CloudWatch Logs would hold it."""
+        if self._router is None:
+            raise SandboxNotRunningError("the sandbox is not running")
+        return self._router.logs(logical_id)
+
+    def all_logs(self) -> str:
+        """Every function log and every build log of this sandbox (for secret scans)."""
+        logs = [path.read_text(encoding="utf-8") for path in sorted((self.work_dir / "logs").glob("*.log"))]
+        if self._runner is not None:
+            logs += [self._runner.log(build.id) for build in self.builds()]
+        return "\n".join(logs)
 
     def build_logs(self, build_id: str) -> str:
         if self._runner is None:
