@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+
 from wandb_deployer.config.model import DeploymentConfig
 from wandb_deployer.config.validation import validate_config
 

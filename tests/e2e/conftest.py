@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from wbd.sandbox import Sandbox
+from wbd.sandbox_driver import SandboxDriver, running_deployer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent.parent
@@ -40,3 +41,15 @@ def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
 def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
     """A running sandbox of the fixture stack, time compressed 100x."""
     return sandbox_factory()
+
+
+@pytest.fixture
+def deployer(tmp_path: Path) -> Iterator[SandboxDriver]:
+    """The real template.yaml, state machines and handlers in a fresh sandbox, with the Terraform emulation and a
+    W&B stand-in; drive it as an operator would (push, put, approve, wait)."""
+    with running_deployer(REPO, time_scale=100.0, work_dir=tmp_path / "deployer") as driver:
+        yield driver
+
+
+OPERATOR_EXAMPLE = REPO / "examples" / "operator.yaml"
+LEGACY_EXAMPLE = REPO / "examples" / "legacy.yaml"

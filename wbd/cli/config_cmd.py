@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.model import DeploymentConfig
 from wandb_deployer.config.parameters import (
@@ -25,7 +26,6 @@ from wandb_deployer.config.parameters import (
     write_parameters,
 )
 from wandb_deployer.errors import DeployerError, InvalidConfigError
-
 from wbd.config_file import ConfigFileError, load_config_file
 
 app = typer.Typer(help="Validate, render, push and show a deployment's desired state.", no_args_is_help=True)
@@ -75,7 +75,7 @@ def _read_secret(path: Path | None, *, from_stdin: bool, what: str) -> str | Non
 
 
 def _fingerprint(config: DeploymentConfig) -> str:
-    from wandb_deployer.workspace.fingerprint import desired_fingerprint  # noqa: PLC0415 (the CLI imports lazily)
+    from wandb_deployer.workspace.fingerprint import desired_fingerprint
 
     return desired_fingerprint(config)
 
@@ -109,7 +109,7 @@ def render(
     ] = "wandb-deployer-state",
 ) -> None:
     """Render FILE's Terraform workspace (*.tf.json + terraform.tfvars.json) into --out, as the deployer would."""
-    from wandb_deployer.workspace.render import render_workspace  # noqa: PLC0415 (the CLI imports lazily)
+    from wandb_deployer.workspace.render import render_workspace
 
     config = _load(file)
     try:

@@ -42,7 +42,7 @@ def demo(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> Non
 def up(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> None:
     """Keep the sandbox running; point the AWS CLI and wbd at it with the printed exports. Ctrl-C stops it."""
     from wbd.sandbox.serve import shell_exports
-    from wbd.sandbox_demo import running_sandbox
+    from wbd.sandbox_driver import running_deployer
 
     stop = threading.Event()
 
@@ -51,9 +51,9 @@ def up(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    with running_sandbox(_repo(repo), time_scale=time_scale) as (sandbox, standin):
+    with running_deployer(_repo(repo), time_scale=time_scale) as driver:
         console.print("# the sandbox is up; in another shell:")
-        console.print(shell_exports(sandbox), markup=False)
-        console.print(f"# W&B stand-in: {standin.url}   (Ctrl-C stops the sandbox)", markup=False)
+        console.print(shell_exports(driver.sandbox), markup=False)
+        console.print(f"# W&B stand-in: {driver.standin.url}   (Ctrl-C stops the sandbox)", markup=False)
         while not stop.wait(timeout=0.5):
             continue
