@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wandb_deployer.catalog import APP_MODULE, AWS_MODULE, catalog_for
 
 pytestmark = pytest.mark.unit

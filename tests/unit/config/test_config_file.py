@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wandb_deployer.errors import InvalidConfigError
 
 from tests.conftest import REPO
 from tests.unit.config.samples import LICENSE
+from wandb_deployer.errors import InvalidConfigError
 from wbd.config_file import ConfigFileError, load_config_file
 
 pytestmark = pytest.mark.unit

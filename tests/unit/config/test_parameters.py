@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
+
+from tests.conftest import EVENTS, REPO
+from tests.unit.config.samples import API_KEY, LICENSE, PREFIX
 from wandb_deployer.config.model import DeployerSettings, DeploymentConfig
 from wandb_deployer.config.parameters import (
     MASK,
@@ -29,9 +32,6 @@ from wandb_deployer.errors import (
     TransientAwsError,
     UnknownDeploymentError,
 )
-
-from tests.conftest import EVENTS, REPO
-from tests.unit.config.samples import API_KEY, LICENSE, PREFIX
 from wbd.config_file import load_config_file
 
 pytestmark = pytest.mark.unit

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
+
+from tests.conftest import REPO
+from tests.unit.config.samples import API_KEY, HOSTILE_LICENSE, LICENSE, PREFIX, operator_sections
 from wandb_deployer.config.model import DeploymentConfig
 from wandb_deployer.config.parameters import config_to_parameters, diff_parameters, load_deployment_config
 from wandb_deployer.config.validation import validate_config
 from wandb_deployer.errors import InvalidConfigError
-
-from tests.conftest import REPO
-from tests.unit.config.samples import API_KEY, HOSTILE_LICENSE, LICENSE, PREFIX, operator_sections
 from wbd.cli.main import app
 
 pytestmark = pytest.mark.unit

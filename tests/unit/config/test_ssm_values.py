@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from tests.unit.config.samples import LICENSE
 from wandb_deployer.config.terraform_types import TypeProblem, coerce_value, parse_type
 from wandb_deployer.config.validation import validate_config
 from wandb_deployer.errors import InvalidConfigError
-
-from tests.unit.config.samples import LICENSE
 
 pytestmark = pytest.mark.unit
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from wandb_deployer.config.validation import validate_config
-from wandb_deployer.errors import InvalidConfigError
 
 from tests.unit.config.samples import LICENSE, legacy_sections, operator_sections
+from wandb_deployer.config.validation import validate_config
+from wandb_deployer.errors import InvalidConfigError
 
 pytestmark = pytest.mark.unit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from wandb_deployer.plan.destructive import change_action, data_held_by, is_destructive
 
 pytestmark = pytest.mark.unit

@@ -9,11 +9,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
+from tests.unit.plan.plans import LICENSE, MIXED, SECRET, plan_bytes, resource_change
 from wandb_deployer.errors import PlanNotFoundError
 from wandb_deployer.plan.summary import summarise_plan
 from wandb_deployer.states import PlanSummary
-
-from tests.unit.plan.plans import LICENSE, MIXED, SECRET, plan_bytes, resource_change
 
 pytestmark = pytest.mark.unit
 

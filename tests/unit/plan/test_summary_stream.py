@@ -6,10 +6,10 @@ import io
 import json
 
 import pytest
-from wandb_deployer.errors import PlanNotFoundError
-from wandb_deployer.plan.summary import PlanReader, summarise_plan_json
 
 from tests.unit.plan.plans import LICENSE, MIXED, SECRET, plan_bytes, plan_document, resource_change
+from wandb_deployer.errors import PlanNotFoundError
+from wandb_deployer.plan.summary import PlanReader, summarise_plan_json
 
 pytestmark = pytest.mark.unit
 

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from wandb_deployer.states import TerraformOutputs
 
 REGION = "us-east-1"

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from wandb_deployer.states import HealthResult
-from wandb_deployer.verification import check_health
 
 from tests.unit.verification.conftest import API_KEY
+from wandb_deployer.states import HealthResult
+from wandb_deployer.verification import check_health
 from wbd.sandbox.wandb_standin import WandbStandIn
 
 pytestmark = pytest.mark.unit

@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+
+from tests.unit.verification.conftest import ACCOUNT, BUCKET_ARN, QUEUE_ARN
 from wandb_deployer.verification.policy import (
     DeliveryRequest,
     PolicyVerdict,
@@ -13,8 +15,6 @@ from wandb_deployer.verification.policy import (
     parse_policy,
     wildcard_match,
 )
-
-from tests.unit.verification.conftest import ACCOUNT, BUCKET_ARN, QUEUE_ARN
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,10 @@ from unittest.mock import MagicMock
 
 import pytest
 from botocore.exceptions import ClientError
-from wandb_deployer.errors import TransientAwsError
-from wandb_deployer.verification import PROBE_PREFIX, probe_wiring
 
 from tests.unit.verification.conftest import NAME, Wiring
+from wandb_deployer.errors import TransientAwsError
+from wandb_deployer.verification import PROBE_PREFIX, probe_wiring
 
 pytestmark = pytest.mark.unit
 

@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from wandb_deployer.verification.tls import certificate_not_after, days_left, days_left_or_none
 
 from tests.unit.verification.conftest import API_KEY
+from wandb_deployer.verification.tls import certificate_not_after, days_left, days_left_or_none
 from wbd.sandbox.wandb_standin import WandbStandIn
 
 pytestmark = pytest.mark.unit

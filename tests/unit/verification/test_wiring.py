@@ -9,9 +9,6 @@ from unittest.mock import MagicMock
 
 import pytest
 from botocore.exceptions import ClientError
-from wandb_deployer.errors import AwsRequestFailedError, TransientAwsError
-from wandb_deployer.states import TerraformOutputs, WiringResult
-from wandb_deployer.verification import expects_queue, verify_wiring
 
 from tests.unit.verification.conftest import (
     ACCOUNT,
@@ -24,6 +21,9 @@ from tests.unit.verification.conftest import (
     build_module_wiring,
     module_queue_policy,
 )
+from wandb_deployer.errors import AwsRequestFailedError, TransientAwsError
+from wandb_deployer.states import TerraformOutputs, WiringResult
+from wandb_deployer.verification import expects_queue, verify_wiring
 
 pytestmark = pytest.mark.unit
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+
 from wandb_deployer.config.model import DeployerSettings, DeploymentConfig
 
 # A license-shaped value (compact JWS: header.payload.signature); every part is searched for in the outputs.

@@ -7,9 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wandb_deployer.workspace import build_bundle, render_workspace
 
 from tests.unit.workspace.conftest import STATE_BUCKET, operator_config
+from wandb_deployer.workspace import build_bundle, render_workspace
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from wandb_deployer.workspace import RENDER_FORMAT_VERSION, build_bundle, desired_fingerprint, render_workspace
 
 from tests.unit.workspace.conftest import (
     LEGACY_APP,
@@ -21,6 +20,7 @@ from tests.unit.workspace.conftest import (
     legacy_config,
     operator_config,
 )
+from wandb_deployer.workspace import RENDER_FORMAT_VERSION, build_bundle, desired_fingerprint, render_workspace
 
 pytestmark = pytest.mark.unit
 

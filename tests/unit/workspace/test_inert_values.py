@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wandb_deployer.workspace import render_workspace
 
 from tests.unit.workspace.conftest import STATE_BUCKET, legacy_config, operator_config
+from wandb_deployer.workspace import render_workspace
 
 pytestmark = pytest.mark.unit
 

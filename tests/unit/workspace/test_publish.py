@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+
 from wandb_deployer.errors import TransientAwsError
 from wandb_deployer.workspace import BundlePublishError, publish_bundle
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wandb_deployer.errors import InvalidConfigError
-from wandb_deployer.workspace import render_workspace
 
 from tests.unit.workspace.conftest import OPERATOR_INFRA, STATE_BUCKET, legacy_config, operator_config
+from wandb_deployer.errors import InvalidConfigError
+from wandb_deployer.workspace import render_workspace
 
 pytestmark = pytest.mark.unit
 

@@ -7,9 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from wandb_deployer.workspace import build_bundle, desired_fingerprint, render_workspace
 
 from tests.unit.workspace.conftest import LICENSE, LICENSE_PARTS, STATE_BUCKET, legacy_config, operator_config
+from wandb_deployer.workspace import build_bundle, desired_fingerprint, render_workspace
 
 pytestmark = pytest.mark.unit
 

@@ -372,7 +372,7 @@ class Artifacts:
         self.put(name, json.dumps(document, indent=1, sort_keys=True).encode(), key=key)
 
     def get(self, name: str, destination: Path) -> None:
-        from botocore.exceptions import ClientError  # noqa: PLC0415 (lazy: boto3 may be installed by the build)
+        from botocore.exceptions import ClientError
 
         key = self.settings.run_prefix + name
         try:
@@ -381,7 +381,7 @@ class Artifacts:
             raise PlanNotFound(f"s3://{self.settings.bucket}/{key} could not be read") from exc
 
     def read_holder(self) -> Any:
-        from botocore.exceptions import ClientError  # noqa: PLC0415 (lazy: boto3 may be installed by the build)
+        from botocore.exceptions import ClientError
 
         try:
             body = self.s3.get_object(Bucket=self.settings.bucket, Key=self.settings.holder_key)["Body"].read()
@@ -530,8 +530,8 @@ def phase_apply(tf: Terraform, artifacts: Artifacts, settings: RunSettings, appr
 
 
 def s3_client() -> Any:
-    import boto3  # noqa: PLC0415 (lazy: the install phase runs before boto3 may exist)
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
