@@ -39,9 +39,9 @@ unit: $(BIN)/wbd
 e2e: $(BIN)/wbd
 	$(BIN)/pytest -m e2e
 
-## Everything CI checks: linters, then every test.
+## Everything CI checks: linters, then every test (unit and e2e, on both cores).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 bench: $(BIN)/wbd
 	$(BIN)/python -m bench

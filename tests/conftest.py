@@ -50,3 +50,10 @@ def socket_guard(request: pytest.FixtureRequest) -> Iterator[None]:
 
     socket_allow_hosts(["127.0.0.1", "localhost", "::1"], allow_unix_socket=True)
     yield
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test declares what it is: `unit` (moto in-process, loopback only) or `e2e` (the sandbox)."""
+    unmarked = [item.nodeid for item in items if not ({"unit", "e2e"} & {mark.name for mark in item.iter_markers()})]
+    if unmarked:
+        raise pytest.UsageError("tests without a unit/e2e marker: " + ", ".join(unmarked[:10]))
