@@ -98,6 +98,8 @@ class PlanSummary(StateModel):
     destructive_count: int = 0
     requires_approval: bool
     summary: S3Pointer  # the full summary (all addresses) as JSON in the artifacts bucket
+    migration: bool = False  # the plan moves the deployment to another W&B generation (always needs approval)
+    migrating_from: Generation | None = None  # the generation last applied, when this plan migrates away from it
 
 
 class ApprovalRequest(StateModel):

@@ -59,6 +59,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             table=table,
             dynamodb=dynamodb,
             generation=loaded.desired_generation,
+            wandb_generation=loaded.generation,
         )
     released = release_lock(
         deployment=request.deployment,

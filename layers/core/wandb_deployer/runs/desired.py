@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from wandb_deployer.config.model import Generation
 from wandb_deployer.errors import DeploymentLockedError
 from wandb_deployer.runs import (
     aws_failure,
@@ -57,7 +58,12 @@ class DesiredState(BaseModel):
 
 
 class AppliedState(BaseModel):
-    """The `APPLIED` item: what the last successful run applied."""
+    """The `APPLIED` item: what the last successful run applied.
+
+    `generation` is the desired-state counter the run snapshotted; `wandb_generation` is the W&B module generation
+    (`operator` | `legacy`) it applied, so that a later run can tell a migration between generations. Items written
+    before `wandb_generation` existed read as None (unknown).
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -65,6 +71,7 @@ class AppliedState(BaseModel):
     execution_arn: str
     applied_at: str
     generation: int | None = None
+    wandb_generation: Generation | None = None
 
 
 def record_desired_change(
@@ -129,14 +136,17 @@ def mark_applied(
     table: str,
     dynamodb: Any,
     generation: int | None = None,
+    wandb_generation: Generation | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Record what a run applied; when its snapshot `generation` is still the desired one, clear `pending`."""
+    """Record what a run applied (and the W&B generation it applied); when its snapshot `generation` is still the
+    desired one, clear `pending`."""
     values: dict[str, object] = {
         "fingerprint": fingerprint,
         "execution_arn": execution_arn,
         "applied_at": iso(utc_now(now)),
         "generation": generation,
+        "wandb_generation": wandb_generation,
     }
     try:
         dynamodb.put_item(TableName=table, Item={**item_key(deployment, APPLIED_SK), **to_item(values)})
@@ -144,7 +154,13 @@ def mark_applied(
         raise aws_failure(exc, operation="PutItem applied") from exc
     if generation is not None:
         _clear_pending(deployment, generation, table, dynamodb)
-    logger.info("applied state recorded", deployment=deployment, fingerprint=fingerprint, generation=generation)
+    logger.info(
+        "applied state recorded",
+        deployment=deployment,
+        fingerprint=fingerprint,
+        generation=generation,
+        wandb_generation=wandb_generation,
+    )
 
 
 def _clear_pending(deployment: str, generation: int, table: str, dynamodb: Any) -> None:

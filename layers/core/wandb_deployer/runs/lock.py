@@ -136,9 +136,16 @@ def acquire_lock(
             held = exc.response.get("Item")
             holder = str(from_item(held)["owner"]) if held else None
         else:
-            previous = from_item(response.get("Attributes", {})).get("owner")
+            old = from_item(response.get("Attributes", {}))
+            previous = old.get("owner")
             if previous and previous != execution_arn:
-                return _record_expired_takeover(deployment, execution_arn, str(previous), table, dynamodb)
+                logger.warning(
+                    "expired deployment lock taken over", deployment=deployment, owner=execution_arn, previous=previous
+                )
+                return _note_takeover(deployment, execution_arn, str(previous), table, dynamodb)
+            if previous == execution_arn and old.get("took_over_from"):
+                # The trigger reserved the lock for this execution by taking it over from a dead run: keep the note.
+                return _note_takeover(deployment, execution_arn, str(old["took_over_from"]), table, dynamodb)
             logger.info("deployment lock acquired", deployment=deployment, owner=execution_arn)
             return LockResult(deployment=deployment, execution_arn=execution_arn)
 
@@ -166,10 +173,9 @@ def acquire_lock(
     raise DeploymentLockedError(f"deployment {deployment!r}: the lock changed hands while acquiring it")
 
 
-def _record_expired_takeover(
-    deployment: str, execution_arn: str, previous: str, table: str, dynamodb: Any
-) -> LockResult:
-    """The lease of `previous` had expired and the first put replaced it: note whom we took over from."""
+def _note_takeover(deployment: str, execution_arn: str, previous: str, table: str, dynamodb: Any) -> LockResult:
+    """The plain put replaced a lock taken from `previous` (its lease had expired, or the trigger took it over for
+    this execution and the put renewed it): keep noting in the lock whom it was taken over from."""
     try:
         dynamodb.update_item(
             TableName=table,
@@ -182,7 +188,6 @@ def _record_expired_takeover(
     except ClientError as exc:
         if not is_condition_failure(exc):
             raise aws_failure(exc, operation="UpdateItem lock") from exc
-    logger.warning("expired deployment lock taken over", deployment=deployment, owner=execution_arn, previous=previous)
     return LockResult(deployment=deployment, execution_arn=execution_arn, took_over_from=previous)
 
 
