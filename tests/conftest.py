@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# rich sizes its tables from COLUMNS when output is not a terminal (CliRunner, CI): one width for every machine.
+os.environ["COLUMNS"] = "200"
 
 EVENTS = Path(__file__).parent / "events"
 REPO = Path(__file__).parent.parent
