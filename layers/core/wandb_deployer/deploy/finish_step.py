@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.errors import TransientAwsError
+from wandb_deployer.runs.approval import withdraw_pending_approval
 from wandb_deployer.runs.desired import desired_moved, mark_applied, start_run_unless_running
 from wandb_deployer.runs.lock import release_lock
 from wandb_deployer.settings import Settings
@@ -60,6 +61,10 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             dynamodb=dynamodb,
             generation=loaded.desired_generation,
             wandb_generation=loaded.generation,
+        )
+    if request.outcome in ("failed", "rejected"):
+        withdraw_pending_approval(
+            deployment=request.deployment, execution_arn=request.execution_arn, table=table, dynamodb=dynamodb
         )
     released = release_lock(
         deployment=request.deployment,

@@ -142,14 +142,18 @@ def answer_approval(
             sfn.send_task_failure(taskToken=token, error=REJECTED_ERROR, cause=cause)
     except ClientError as exc:
         if error_code(exc) in _DEAD_TOKEN_CODES:
-            _delete_pending(deployment, pending.execution_arn, table, dynamodb)
+            withdraw_pending_approval(
+                deployment=deployment, execution_arn=pending.execution_arn, table=table, dynamodb=dynamodb
+            )
             logger.warning("approval no longer pending", deployment=deployment, code=error_code(exc))
             raise ApprovalNotPendingError(
                 f"deployment {deployment!r}: the approval of plan {pending.plan_sha256} is no longer pending "
                 f"({error_code(exc)}: it timed out or its run ended); start a new run"
             ) from exc
         raise aws_failure(exc, operation="SendTask approval") from exc
-    _delete_pending(deployment, pending.execution_arn, table, dynamodb)
+    withdraw_pending_approval(
+        deployment=deployment, execution_arn=pending.execution_arn, table=table, dynamodb=dynamodb
+    )
     logger.info(
         "approval answered",
         deployment=deployment,
@@ -160,8 +164,9 @@ def answer_approval(
     )
 
 
-def _delete_pending(deployment: str, execution_arn: str, table: str, dynamodb: Any) -> None:
-    """Delete the pending approval of `execution_arn` (a newer run's approval is left alone)."""
+def withdraw_pending_approval(*, deployment: str, execution_arn: str, table: str, dynamodb: Any) -> None:
+    """Delete the pending approval of `execution_arn` (a newer run's approval is left alone). Answered approvals are
+    withdrawn here; so are those of runs that ended without an answer (rejected by timeout, failed)."""
     try:
         dynamodb.delete_item(
             TableName=table,

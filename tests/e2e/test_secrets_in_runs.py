@@ -1,0 +1,81 @@
+"""The license reaches Terraform and nothing else: not the execution history, the run history, the function or build
+logs, the artifacts, nor the notifications (issue 4). The workflow tests scan their runs the same way.
+
+The one named exception: `plan.tfplan`. Terraform saves variable values in its saved plan, and apply needs that file
+byte for byte, so the deployer keeps it, KMS-encrypted under the deployer's key, and this test checks that it is.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from tests.e2e.conftest import OPERATOR_EXAMPLE
+from tests.e2e.run_evidence import SAVED_PLAN, NotificationCapture, license_leaks, unique_license
+from wandb_deployer.aws_clients import client
+from wbd.sandbox_driver import SandboxDriver
+
+pytestmark = pytest.mark.e2e
+
+LICENSE_PARAMETER = "/wandb-deployer/demo/infra/license"
+
+
+def test_the_license_reaches_terraform_only_through_parameter_store(deployer: SandboxDriver) -> None:
+    notifications = NotificationCapture.subscribe(deployer)
+    license_value = unique_license()
+
+    # Given a first install under the policy `always`: plan, approval gate, apply, outputs, wiring and health
+    deployment = deployer.push(OPERATOR_EXAMPLE, license_value=license_value, deployer={"approval": "always"})
+    pending = deployer.wait_for_approval(deployment).pending_approval
+    assert pending is not None
+    deployer.answer(deployment, pending.plan_sha256, approve=True)
+    deployer.wait_until_idle()
+    (run,) = deployer.runs(deployment)
+    # (aws 8.x requires `license`: the emulated plan fails without TF_VAR_license, so it did reach Terraform)
+    assert run.outcome == "succeeded"
+
+    # Then the builds were handed the parameter's NAME, resolved by CodeBuild from Parameter Store,
+    build_tasks = [
+        json.loads(event["taskScheduledEventDetails"]["parameters"])
+        for event in deployer.sandbox.history(run.execution_arn)
+        if event.get("taskScheduledEventDetails", {}).get("resourceType") == "codebuild"
+    ]
+    assert len(build_tasks) == 2  # plan and apply
+    for parameters in build_tasks:
+        (variable,) = [v for v in parameters["EnvironmentVariablesOverride"] if v["Name"] == "TF_VAR_license"]
+        assert variable == {
+            "Name": "TF_VAR_license",
+            "Type": "PARAMETER_STORE",
+            "Value": "/wandb-deployer/demo/infra/license",
+        }
+
+    # and the license is nowhere in what the run produced (the saved plan excepted, see below);
+    assert license_leaks(deployer, license_value, notifications) == []
+
+    # the saved plan, the one artifact allowed to hold it, is KMS-encrypted under the deployer's key.
+    s3 = client("s3")
+    key_arn = str(deployer.sandbox.attribute("DeployerKey", "Arn"))
+    saved_plans = [key for key in deployer.artifacts() if key.rsplit("/", 1)[-1] == SAVED_PLAN]
+    assert saved_plans
+    for key in saved_plans:
+        head = s3.head_object(Bucket=deployer.artifacts_bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] in (key_arn, key_arn.rsplit("/", 1)[-1])
+
+    # Control: the scan does see a license where it should not be (an artifact, a zipped workspace file, a message).
+    bundle = io.BytesIO()
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("terraform.tfvars.json", json.dumps({"license": license_value}))
+    s3.put_object(Bucket=deployer.artifacts_bucket, Key="runs/control/leak.txt", Body=license_value.encode())
+    s3.put_object(Bucket=deployer.artifacts_bucket, Key="runs/control/workspace.zip", Body=bundle.getvalue())
+    control = json.dumps({"event": "Control", "deployment": deployment, "detail": {"note": license_value}})
+    client("sns").publish(TopicArn=str(deployer.sandbox.physical("NotificationsTopic")), Message=control)
+    assert notifications.wait_for_text(license_value)
+    assert license_leaks(deployer, license_value, notifications) == [
+        "artifact runs/control/leak.txt",
+        "artifact runs/control/workspace.zip!terraform.tfvars.json",
+        "notifications",
+    ]
