@@ -52,12 +52,17 @@ class FunctionLogRouter(io.TextIOBase):
                 self._local.target = previous
 
 
+_ROUTER_LOCK = threading.Lock()
+
+
 @contextmanager
 def routed_stdout() -> Iterator[FunctionLogRouter]:
-    """Install the router as sys.stdout for the sandbox's lifetime."""
-    router = FunctionLogRouter(sys.stdout)
-    sys.stdout = router
-    try:
-        yield router
-    finally:
-        sys.stdout = router.real
+    """The process's router as sys.stdout while a sandbox runs.
+
+    One router per process, kept installed: powertools' log handlers are process-wide singletons that hold on to the
+    stream they were created with, so a second sandbox in the same process (tests) must route through the same one.
+    """
+    with _ROUTER_LOCK:
+        router = sys.stdout if isinstance(sys.stdout, FunctionLogRouter) else FunctionLogRouter(sys.stdout)
+        sys.stdout = router
+    yield router
