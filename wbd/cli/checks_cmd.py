@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import typer
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.table import Table
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.deploy.verify_step import read_outputs
-from wandb_deployer.errors import DeployerError
-from wandb_deployer.states import Finding
+from wandb_deployer.errors import DeployerError, PlanNotFoundError
+from wandb_deployer.states import Finding, HealthResult, TerraformOutputs, WiringResult
 from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.probe import probe_wiring
 from wandb_deployer.verification.wiring import expects_queue, verify_wiring
 from wbd.cli.directory import load_directory
 
 console = Console()
 PREFIX_OPTION = typer.Option("/wandb-deployer", "--prefix", help="SSM prefix the deployer watches.")
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    outputs: TerraformOutputs
+    wiring: WiringResult
+    health: HealthResult
+    probe_delivered: bool = False  # the live probe ran and its event arrived
 
 
 def latest_run_prefix(*, bucket: str, deployment: str, s3: Any) -> str | None:
@@ -35,8 +46,10 @@ def latest_run_prefix(*, bucket: str, deployment: str, s3: Any) -> str | None:
 
 def findings_table(title: str, findings: list[Finding]) -> Table:
     table = Table(title=title)
-    for column in ("severity", "code", "message", "fix"):
-        table.add_column(column)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("code", no_wrap=True)  # codes are what people search for: never broken across lines
+    table.add_column("message", overflow="fold")
+    table.add_column("fix", overflow="fold")
     for finding in findings:
         table.add_row(finding.severity, finding.code, finding.message, finding.fix_hint)
     if not findings:
@@ -44,38 +57,69 @@ def findings_table(title: str, findings: list[Finding]) -> Table:
     return table
 
 
-def verify(deployment: str = typer.Argument(..., help="Deployment name."), prefix: str = PREFIX_OPTION) -> None:
-    """Check the S3 -> SQS wiring and the W&B endpoint's health now, and print the findings."""
+PROBE_OPTION = typer.Option(
+    False, "--probe", help="Also send one real ObjectCreated event through the wiring (writes and deletes one object)."
+)
+
+
+def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bool) -> VerificationReport:
+    """Both checks now, against the outputs of the deployment's last apply (raises DeployerError when it cannot)."""
+    config = load_deployment_config(deployment, prefix=prefix, ssm=client("ssm"))
+    run = latest_run_prefix(bucket=artifacts_bucket, deployment=deployment, s3=client("s3"))
+    if run is None:
+        raise PlanNotFoundError(f"{deployment} has no applied run yet (no outputs to verify)")
+    outputs = read_outputs(bucket=artifacts_bucket, run_prefix=run, s3=client("s3"))
+    # The bucket and queue live in the deployment's region, not necessarily the deployer's.
+    s3, sqs = client("s3", config.deployer.region), client("sqs", config.deployer.region)
+    wiring = verify_wiring(
+        outputs=outputs,
+        expects_queue=expects_queue(config.infra),
+        expected_region=config.deployer.region,
+        wandb_origin=outputs.url.rstrip("/") or "*",
+        s3=s3,
+        sqs=sqs,
+    )
+    delivered = False
+    if probe and wiring.passed and wiring.expects_queue and outputs.bucket_queue_name:
+        queue_url = str(sqs.get_queue_url(QueueName=outputs.bucket_queue_name)["QueueUrl"])
+        missed = probe_wiring(bucket=outputs.bucket_name, queue_url=queue_url, s3=s3, sqs=sqs)
+        delivered = missed is None
+        if missed is not None:
+            wiring = wiring.model_copy(update={"findings": [*wiring.findings, missed], "passed": False})
+    desired = config.app.get("wandb_version") if config.deployer.generation == "legacy" else None
+    health = check_health(
+        url=outputs.url,
+        generation=config.deployer.generation,
+        attempt=0,
+        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        desired_version=str(desired) if desired else None,
+    )
+    return VerificationReport(outputs=outputs, wiring=wiring, health=health, probe_delivered=delivered)
+
+
+def verify(
+    deployment: str = typer.Argument(..., help="Deployment name."),
+    probe: bool = PROBE_OPTION,
+    prefix: str = PREFIX_OPTION,
+) -> None:
+    """Check the S3 -> SQS wiring and the W&B endpoint's health now, and print the findings (exit 1 on an error)."""
     directory = load_directory(prefix)
-    s3, sqs, ssm = client("s3"), client("sqs"), client("ssm")
     try:
-        config = load_deployment_config(deployment, prefix=prefix, ssm=ssm)
-        run = latest_run_prefix(bucket=directory.artifacts_bucket, deployment=deployment, s3=s3)
-        if run is None:
-            typer.echo(f"error: {deployment} has no applied run yet (no outputs to verify)", err=True)
-            raise typer.Exit(2)
-        outputs = read_outputs(bucket=directory.artifacts_bucket, run_prefix=run, s3=s3)
-        wiring = verify_wiring(
-            outputs=outputs,
-            expects_queue=expects_queue(config.infra),
-            expected_region=config.deployer.region,
-            wandb_origin=outputs.url.rstrip("/") or "*",
-            s3=s3,
-            sqs=sqs,
-        )
-        api_key = config.api_key.get_secret_value() if config.api_key else None
-        health = check_health(
-            url=outputs.url,
-            generation=config.deployer.generation,
-            attempt=0,
-            api_key=api_key,
-            desired_version=str(config.app.get("wandb_version")) if config.app.get("wandb_version") else None,
-        )
-    except DeployerError as exc:
+        report = run_checks(deployment, prefix=prefix, artifacts_bucket=directory.artifacts_bucket, probe=probe)
+    except (DeployerError, ClientError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    console.print(findings_table(f"S3 -> SQS wiring of {outputs.bucket_name}", list(wiring.findings)))
-    console.print(findings_table(f"health of {outputs.url}", list(health.findings)))
+    wiring, health = report.wiring, report.health
+    console.print(findings_table(f"S3 -> SQS wiring of {report.outputs.bucket_name}", list(wiring.findings)))
+    console.print(findings_table(f"health of {report.outputs.url}", list(health.findings)))
+    verdict = [f"wiring {'passed' if wiring.passed else 'FAILED'}", f"health {'ok' if health.healthy else 'FAILED'}"]
+    if report.probe_delivered:
+        verdict.append("live probe delivered")
+    if health.server_version:
+        verdict.append(f"W&B {health.server_version} running")
+    if health.certificate_days_left is not None:
+        verdict.append(f"certificate expires in {health.certificate_days_left} day(s)")
+    console.print(f"{deployment}: " + "; ".join(verdict))
     if not (wiring.passed and health.healthy):
         raise typer.Exit(1)
 

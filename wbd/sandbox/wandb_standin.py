@@ -285,6 +285,11 @@ class WandbStandIn:
     def set_version(self, version: str) -> None:
         self.version = version
 
+    def set_api_key(self, api_key: str | None) -> None:
+        """GraphQL answers only requests carrying this key (basic auth `api:<key>`); None answers anyone."""
+        with self._lock:
+            self._api_key = api_key
+
     def set_delay(self, seconds: float) -> None:
         """Wait `seconds` before every answer (clients with a shorter timeout see a timeout)."""
         self._delay = seconds

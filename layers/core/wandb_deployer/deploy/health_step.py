@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from wandb_deployer.aws_clients import client
 from wandb_deployer.deploy.paths import parameter_name
-from wandb_deployer.errors import TransientAwsError
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import HealthInput, HealthResult
+from wandb_deployer.verification.aws_calls import aws_call
 from wandb_deployer.verification.health import check_health
 
 
 def _optional_parameter(name: str, ssm: Any) -> str | None:
-    try:
-        return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ParameterNotFound":
-            return None
-        raise TransientAwsError("reading a deployer parameter failed") from exc
+    """The parameter's value (decrypted), None when it does not exist; throttling is retryable, access denied is not."""
+    found = aws_call(
+        "ssm:GetParameter", ssm.get_parameter, not_found=("ParameterNotFound",), Name=name, WithDecryption=True
+    )
+    return None if found is None else str(found["Parameter"]["Value"])
 
 
 def check(request: HealthInput, settings: Settings) -> HealthResult:

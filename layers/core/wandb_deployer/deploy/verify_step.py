@@ -12,6 +12,7 @@ from wandb_deployer.aws_clients import client
 from wandb_deployer.errors import PlanNotFoundError, WiringCheckFailedError
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import Finding, TerraformOutputs, VerifyInput, VerifyWiringOutput
+from wandb_deployer.verification.aws_calls import aws_call
 from wandb_deployer.verification.probe import probe_wiring
 from wandb_deployer.verification.wiring import verify_wiring
 
@@ -33,26 +34,33 @@ def read_outputs(*, bucket: str, run_prefix: str, s3: Any) -> TerraformOutputs:
 
 
 def verify(request: VerifyInput, settings: Settings, region: str) -> VerifyWiringOutput:
-    s3, sqs = client("s3"), client("sqs")
-    outputs = read_outputs(bucket=settings.artifacts_bucket, run_prefix=request.run_prefix, s3=s3)
+    """Verify the wiring in the deployment's region (the module output `bucket_region`), which may differ from the
+    deployer's own `region`; the outputs and the evidence stay in the artifacts bucket of the deployer's region."""
+    artifacts = client("s3")
+    outputs = read_outputs(bucket=settings.artifacts_bucket, run_prefix=request.run_prefix, s3=artifacts)
+    deployment_region = outputs.bucket_region or region
+    s3, sqs = client("s3", deployment_region), client("sqs", deployment_region)
     origin = outputs.url.rstrip("/") if outputs.url else "*"
     result = verify_wiring(
         outputs=outputs,
         expects_queue=request.expects_queue,
-        expected_region=region,
+        expected_region=deployment_region,
         wandb_origin=origin,
         s3=s3,
         sqs=sqs,
     )
     findings: list[Finding] = list(result.findings)
     if request.probe and request.expects_queue and result.passed and outputs.bucket_queue_name:
-        queue_url = sqs.get_queue_url(QueueName=outputs.bucket_queue_name)["QueueUrl"]
+        found = aws_call("sqs:GetQueueUrl", sqs.get_queue_url, QueueName=outputs.bucket_queue_name)
+        queue_url = str(found["QueueUrl"])
         probe_finding = probe_wiring(bucket=outputs.bucket_name, queue_url=queue_url, s3=s3, sqs=sqs)
         if probe_finding is not None:
             findings.append(probe_finding)
     passed = not any(f.severity == "error" for f in findings)
     result = result.model_copy(update={"findings": findings, "passed": passed})
-    s3.put_object(
+    aws_call(
+        "s3:PutObject wiring evidence",
+        artifacts.put_object,
         Bucket=settings.artifacts_bucket,
         Key=f"{request.run_prefix}wiring.json",
         Body=result.model_dump_json(indent=2).encode(),

@@ -1,0 +1,93 @@
+"""The Check health step: the API key and the desired version come from SSM; the attempt counter and the deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import MagicMock
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from tests.unit.verification.conftest import API_KEY, REGION
+from wandb_deployer.deploy import health_step
+from wandb_deployer.deploy.health_step import check
+from wandb_deployer.errors import AwsRequestFailedError, TransientAwsError
+from wandb_deployer.settings import Settings
+from wandb_deployer.states import HealthInput
+from wbd.sandbox.wandb_standin import WandbStandIn
+
+pytestmark = pytest.mark.unit
+
+SETTINGS = Settings(artifacts_bucket="deployer-artifacts", state_bucket="deployer-state", deployments_table="t")
+PREFIX = "/wandb-deployer/demo"
+
+
+@pytest.fixture
+def ssm() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("ssm", region_name=REGION)
+
+
+@pytest.fixture
+def standin() -> Iterator[WandbStandIn]:
+    with WandbStandIn(version="0.52.0", api_key=API_KEY) as running:
+        yield running
+
+
+def request(standin: WandbStandIn, *, generation: str = "legacy", attempt: int = 0) -> HealthInput:
+    return HealthInput.model_validate(
+        {
+            "deployment": "demo",
+            "url": standin.url,
+            "generation": generation,
+            "attempt": attempt,
+            "timeout_seconds": 30,
+            "interval_seconds": 10,
+        }
+    )
+
+
+def codes(findings: Any) -> list[str]:
+    return sorted(f.code for f in findings)
+
+
+def test_legacy_compares_the_running_version_with_app_wandb_version(ssm: Any, standin: WandbStandIn) -> None:
+    ssm.put_parameter(Name=f"{PREFIX}/deployer/api_key", Value=API_KEY, Type="SecureString")
+    ssm.put_parameter(Name=f"{PREFIX}/app/wandb_version", Value="0.52.0", Type="String")
+    healthy = check(request(standin), SETTINGS)
+    assert healthy.healthy and healthy.server_version == "0.52.0" and healthy.attempt == 1
+    assert codes(healthy.findings) == ["PLAIN_HTTP"]
+
+    ssm.put_parameter(Name=f"{PREFIX}/app/wandb_version", Value="0.53.0", Type="String", Overwrite=True)
+    mismatch = check(request(standin), SETTINGS)
+    assert not mismatch.healthy and codes(mismatch.findings) == ["PLAIN_HTTP", "VERSION_MISMATCH"]
+    assert API_KEY not in mismatch.model_dump_json()
+
+
+def test_operator_generation_without_a_key_leaves_the_version_unchecked(ssm: Any, standin: WandbStandIn) -> None:
+    result = check(request(standin, generation="operator"), SETTINGS)
+    assert result.healthy and codes(result.findings) == ["PLAIN_HTTP", "VERSION_UNCHECKED"]
+
+
+def test_gives_up_when_the_next_attempt_would_pass_the_deadline(ssm: Any, standin: WandbStandIn) -> None:
+    standin.set_status(503)
+    # 30 s deadline, 10 s apart: attempts 0, 1 and 2, then give up.
+    assert [check(request(standin, attempt=n), SETTINGS).give_up for n in range(3)] == [False, False, True]
+    standin.set_status(200)
+    assert not check(request(standin, attempt=2), SETTINGS).give_up  # healthy never gives up
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("ThrottlingException", TransientAwsError), ("AccessDeniedException", AwsRequestFailedError)]
+)
+def test_ssm_errors_are_sorted(
+    monkeypatch: pytest.MonkeyPatch, standin: WandbStandIn, code: str, error: type[Exception]
+) -> None:
+    ssm = MagicMock()
+    ssm.get_parameter.side_effect = ClientError({"Error": {"Code": code, "Message": "no"}}, "GetParameter")
+    monkeypatch.setattr(health_step, "client", lambda service: ssm)
+    with pytest.raises(error):
+        check(request(standin), SETTINGS)
