@@ -7,6 +7,9 @@
   in-process router) and Step Functions targets (StartExecution), honouring the target's Input / InputPath /
   InputTransformer; other target kinds stay with moto. Disabled rules deliver nothing.
 - `fire_rule_schedule` / `fire_scheduler_schedule` deliver a schedule's invocation now.
+- A state machine that starts another (`arn:aws:states:::states:startExecution`, as the drift check starts a
+  remediation run) works as on AWS: moto's interpreter hands the ASL's PascalCase parameters to boto unchanged and
+  returns boto's camelCase; the sandbox maps both with the botocore model, as the interpreter does for other services.
 """
 
 from __future__ import annotations
@@ -18,14 +21,20 @@ import threading
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 from unittest.mock import patch
 
+import botocore.session
+from botocore.model import OperationModel
 from jsonpath_ng.ext import parse as jsonpath  # type: ignore[attr-defined]
 from moto.events.models import EventsBackend, Rule, events_backends
 from moto.events.utils import EventTemplateParser
 from moto.ssm.exceptions import ParameterNotFound
 from moto.ssm.models import SimpleSystemManagerBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from wbd.sandbox.lambda_router import LambdaRouter
@@ -94,6 +103,7 @@ class EventDelivery:
 
         patches.enter_context(patch.object(Rule, "send_to_targets", send_to_targets))
         self._install_ssm(patches)
+        install_start_execution_integration(patches)
 
     def _install_ssm(self, patches: ExitStack) -> None:
         delivery = self
@@ -211,6 +221,48 @@ class EventDelivery:
         payload = (json.loads(raw) if isinstance(raw, str) else raw) if raw is not None else {}
         started = self.deliver(target, payload, origin=name)
         return [started] if started else []
+
+
+@cache
+def _stepfunctions_operation(name: str) -> OperationModel:
+    return botocore.session.get_session().get_service_model("stepfunctions").operation_model(name)
+
+
+def _operation_name(service: StateTaskServiceSfn, service_action_name: str | None) -> str:
+    """`StartExecution` from the resource's `startExecution` (or from a snake_case action the interpreter names)."""
+    action = service_action_name or service.resource.api_action
+    return "".join(part[:1].upper() + part[1:] for part in action.split("_"))
+
+
+def install_start_execution_integration(patches: ExitStack) -> None:
+    """Map the `states:` integration's parameters to boto's names and its responses back to the ASL's names."""
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+    original_response = StateTaskServiceSfn._normalise_response
+
+    def normalise_parameters(
+        service: StateTaskServiceSfn,
+        parameters: dict[str, Any],
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_parameters(service, parameters, boto_service_name, service_action_name)
+        shape = _stepfunctions_operation(_operation_name(service, service_action_name)).input_shape
+        if shape is not None:
+            service._to_boto_request(parameters, cast(Any, shape))
+
+    def normalise_response(
+        service: StateTaskServiceSfn,
+        response: Any,
+        boto_service_name: str | None = None,
+        service_action_name: str | None = None,
+    ) -> None:
+        original_response(service, response, boto_service_name, service_action_name)
+        shape = _stepfunctions_operation(_operation_name(service, service_action_name)).output_shape
+        if shape is not None:
+            service._from_boto_response(response, cast(Any, shape))
+
+    patches.enter_context(patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters))
+    patches.enter_context(patch.object(StateTaskServiceSfn, "_normalise_response", normalise_response))
 
 
 def _parameter(backend: SimpleSystemManagerBackend, name: str) -> Any:

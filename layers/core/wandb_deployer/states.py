@@ -70,8 +70,8 @@ class LoadConfigResult(StateModel):
     license_parameter: str | None  # the SSM parameter NAME (CodeBuild resolves it); never the value
     expects_queue: bool
     probe: bool = False
+    paused: bool = False
     desired_generation: int = 0  # the desired-state counter this run snapshotted (compared at the end of the run)
-    health_retry_interval_seconds: int = 20
 
 
 class ChangeCounts(StateModel):
@@ -139,8 +139,6 @@ class VerifyInput(StateModel):
     run_prefix: str
     expects_queue: bool
     probe: bool = False
-    desired_generation: int = 0  # the desired-state counter this run snapshotted (compared at the end of the run)
-    health_retry_interval_seconds: int = 20
 
 
 class WiringResult(StateModel):
@@ -225,6 +223,7 @@ class DriftInput(StateModel):
     execution_arn: str
     run_prefix: str
     drift_action: DriftAction
+    paused: bool = False  # a paused deployment is checked and notified, never remediated
     health: HealthResult | None = None
 
 

@@ -86,6 +86,28 @@ def test_drift_is_a_refresh_only_plan(tfrunner: ModuleType, fake_terraform: Fake
     assert plan_result(s3)["has_changes"] is True
 
 
+def test_drift_records_the_current_outputs_without_sensitive_values(
+    tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any
+) -> None:
+    # Given a drift check (the wiring and health checks that follow need the deployment's outputs)
+    fake_terraform.configure(plan=0)
+    assert tfrunner.main(["drift"]) == 0
+
+    # Then outputs.json is in the run prefix, with sensitive values dropped and the license nowhere
+    raw = object_body(s3, RUN_PREFIX + "outputs.json")
+    outputs = json.loads(raw)
+    assert outputs["url"]["value"] == "https://wandb.example.com"
+    assert outputs["database_password"]["sensitive"] is True
+    assert outputs["database_password"]["value"] is None
+    assert LICENSE.encode() not in raw and b"db-password-HUSH-123" not in raw
+
+
+def test_a_plan_does_not_record_outputs(tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any) -> None:
+    fake_terraform.configure(plan=2)
+    assert tfrunner.main(["plan"]) == 0
+    assert RUN_PREFIX + "outputs.json" not in object_keys(s3)
+
+
 def test_run_takes_the_action_from_wbd_action(
     tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

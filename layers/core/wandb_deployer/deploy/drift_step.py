@@ -75,6 +75,6 @@ def record(request: DriftInput, settings: Settings) -> DriftResult:
         deployment=request.deployment,
         transition=transition,
         drifted=drifted,
-        remediate=drifted and request.drift_action != "notify",
+        remediate=drifted and request.drift_action != "notify" and not request.paused,
         fingerprint=fingerprint,
     )

@@ -57,5 +57,6 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         ),
         expects_queue=expects_queue(config.infra),
         probe=deployer.probe,
+        paused=deployer.paused,
         desired_generation=generation,
     )

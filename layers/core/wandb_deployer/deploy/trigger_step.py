@@ -38,9 +38,7 @@ def on_parameter_change(name: str, settings: Settings) -> str | None:
     record_desired_change(
         deployment=parsed.deployment, parameter_name=name, table=settings.deployments_table, dynamodb=dynamodb
     )
-    if _is_paused(parsed.deployment, settings.parameter_prefix, client("ssm")):
-        logger.info("deployment paused: change recorded, no run started", deployment=parsed.deployment)
-        return None
+    # A paused deployment starts nothing; `start_run_unless_running` notes the pause next to the pending change.
     return start_run_unless_running(
         deployment=parsed.deployment,
         trigger="parameter-change",
@@ -48,4 +46,5 @@ def on_parameter_change(name: str, settings: Settings) -> str | None:
         sfn=client("stepfunctions"),
         dynamodb=dynamodb,
         table=settings.deployments_table,
+        paused=_is_paused(parsed.deployment, settings.parameter_prefix, client("ssm")),
     )

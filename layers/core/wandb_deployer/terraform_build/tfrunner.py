@@ -8,7 +8,8 @@ Phases (`python3 tfrunner.py <phase>`):
   install   use a `terraform` on PATH that reports exactly WBD_TERRAFORM_VERSION, else download that release from
             TERRAFORM_RELEASES_URL (default https://releases.hashicorp.com), verify its sha256 against
             terraform-checksums.json and unzip it into .wbd/bin under the build directory.
-  plan      init + plan -detailed-exitcode; uploads plan.tfplan, plan.json, plan.sha256, plan-result.json.
+  plan      init + plan -detailed-exitcode; uploads plan.tfplan, plan.json, plan.sha256, plan-result.json
+            (drift: -refresh-only, and outputs.json for the wiring and health checks).
   drift     the same with -refresh-only.
   apply     downloads plan.tfplan, refuses unless its sha256 equals WBD_APPROVED_PLAN_SHA256, applies exactly it,
             uploads outputs.json (values of sensitive outputs dropped) and apply-result.json.
@@ -482,6 +483,10 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
         artifacts.put(PLAN_FILE, (tf.workdir / PLAN_FILE).read_bytes(), "application/octet-stream")
         artifacts.put("plan.json", json.dumps(plan_json).encode())
         artifacts.put("plan.sha256", f"{plan_sha}  {PLAN_FILE}\n".encode(), "text/plain")
+        if action == "drift":
+            # The drift check verifies wiring and health against what the state says was built.
+            outputs = drop_sensitive_outputs(json.loads(tf.capture("output", "-json") or b"{}"))
+            artifacts.put_json("outputs.json", mask_json(outputs, tf.secrets))
         result.update(has_changes=code == 2, plan_sha256=plan_sha)
     except RunnerError as error:
         result["error"] = error_document(error)
