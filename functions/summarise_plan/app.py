@@ -1,29 +1,13 @@
 """Summarise the saved plan and decide on approval (Deploy workflow: Summarise plan)."""
 
-from __future__ import annotations
-
-from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
+from wandb_deployer.deploy.handler import workflow_step
 from wandb_deployer.deploy.plan_step import summarise
-from wandb_deployer.settings import get_settings
+from wandb_deployer.errors import DestructiveRemediationRefusedError
 from wandb_deployer.states import PlanSummaryInput
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@event_parser(model=PlanSummaryInput)
-def lambda_handler(event: PlanSummaryInput, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(deployment=event.deployment)
-    result = summarise(event, get_settings())
-    metrics.add_metric(name="PlanSummarised", unit=MetricUnit.Count, value=1)
-    return result.model_dump(mode="json")
+lambda_handler = workflow_step(
+    PlanSummaryInput,
+    summarise,
+    metric="PlanSummarised",
+    failure_metrics={DestructiveRemediationRefusedError: "RemediationRefused"},
+)

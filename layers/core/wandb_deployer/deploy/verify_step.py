@@ -33,9 +33,10 @@ def read_outputs(*, bucket: str, run_prefix: str, s3: Any) -> TerraformOutputs:
     return TerraformOutputs.model_validate({k: v for k, v in values.items() if k in TerraformOutputs.model_fields})
 
 
-def verify(request: VerifyInput, settings: Settings, region: str) -> VerifyWiringOutput:
+def verify(request: VerifyInput, settings: Settings, region: str | None = None) -> VerifyWiringOutput:
     """Verify the wiring in the deployment's region (the module output `bucket_region`), which may differ from the
     deployer's own `region`; the outputs and the evidence stay in the artifacts bucket of the deployer's region."""
+    region = region or settings.aws_region
     artifacts = client("s3")
     outputs = read_outputs(bucket=settings.artifacts_bucket, run_prefix=request.run_prefix, s3=artifacts)
     deployment_region = outputs.bucket_region or region
