@@ -43,6 +43,21 @@ class _QuietRequestHandler(MotoRequestHandler):
         return None
 
 
+def atomic_items(app: Any) -> Any:
+    """DynamoDB applies each write atomically; moto builds an updated item in place, so a read racing an UpdateItem
+    can see it half-written (for example without its key attributes). Serialize DynamoDB requests to restore the
+    guarantee the deployer relies on; other services stay concurrent."""
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -84,7 +99,7 @@ class Emulator:
                 self._patches.enter_context(patch.dict(os.environ, {name: ""}))
                 del os.environ[name]
         self._patches.enter_context(patch.dict(default_user_config, _MOTO_CONFIG))
-        app: Any = self.counters.middleware(DomainDispatcherApplication(create_backend_app))
+        app: Any = self.counters.middleware(atomic_items(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=_QuietRequestHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="wbd-sandbox-emulator", daemon=True
