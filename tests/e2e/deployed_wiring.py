@@ -146,28 +146,3 @@ class DeployedWiring:
         for rule in rules:
             rule["AllowedMethods"] = list(methods)
         self.s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules})
-
-
-def subscribe_to_notifications(driver: SandboxDriver, name: str = "e2e-notifications") -> str:
-    """A queue subscribed (raw delivery) to the deployer's SNS topic; returns its URL."""
-    sqs = client("sqs")
-    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    client("sns").subscribe(
-        TopicArn=str(driver.sandbox.physical("NotificationsTopic")),
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
-def notifications(queue_url: str) -> list[dict[str, Any]]:
-    """Every notification received so far (the deployer's JSON documents), oldest first."""
-    sqs = client("sqs")
-    received: list[dict[str, Any]] = []
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            received.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return received

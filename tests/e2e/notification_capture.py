@@ -11,6 +11,35 @@ from wandb_deployer.aws_clients import client
 from wbd.sandbox import Sandbox
 
 
+def queue_on_topic(sandbox: Sandbox, name: str) -> str:
+    """A queue subscribed to the deployer's SNS topic with raw delivery (as a subscriber would); returns its URL."""
+    sqs = client("sqs")
+    queue_url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    client("sns").subscribe(
+        TopicArn=str(sandbox.physical("NotificationsTopic")),
+        Protocol="sqs",
+        Endpoint=queue_arn(queue_url),
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return queue_url
+
+
+def queue_arn(queue_url: str) -> str:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    return str(attributes["QueueArn"])
+
+
+def receive_all(queue_url: str) -> list[str]:
+    """The bodies of every message delivered so far (received and deleted), oldest first."""
+    sqs = client("sqs")
+    bodies: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
 @dataclass
 class NotificationInbox:
     """Every notification published to `NotificationsTopic` since `subscribe`, in arrival order."""
@@ -20,27 +49,12 @@ class NotificationInbox:
 
     @classmethod
     def subscribe(cls, sandbox: Sandbox, name: str = "e2e-notifications") -> NotificationInbox:
-        sqs = client("sqs")
-        queue_url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        client("sns").subscribe(
-            TopicArn=str(sandbox.physical("NotificationsTopic")),
-            Protocol="sqs",
-            Endpoint=queue_arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        return cls(queue_url=queue_url)
+        return cls(queue_url=queue_on_topic(sandbox, name))
 
     def drain(self) -> list[dict[str, Any]]:
         """Receive what has arrived (without waiting); returns everything received so far."""
-        sqs = client("sqs")
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return list(self.received)
-            for message in messages:
-                self.received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.received += [json.loads(body) for body in receive_all(self.queue_url)]
+        return list(self.received)
 
     def events(self, deployment: str | None = None) -> list[str]:
         """The `event` names received (optionally of one deployment), in order."""

@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.e2e.notification_capture import queue_arn, queue_on_topic, receive_all
 from wandb_deployer.aws_clients import client
 from wbd.sandbox_driver import DEPLOY_MACHINE, SandboxDriver
 
@@ -47,38 +48,24 @@ class NotificationCapture:
 
     @classmethod
     def subscribe(cls, deployer: SandboxDriver) -> NotificationCapture:
-        sqs, sns, events = client("sqs"), client("sns"), client("events")
-        topic_queue = sqs.create_queue(QueueName="e2e-notifications-topic")["QueueUrl"]
-        bus_queue = sqs.create_queue(QueueName="e2e-notifications-bus")["QueueUrl"]
-
-        def arn(url: str) -> str:
-            return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
-
-        sns.subscribe(
-            TopicArn=str(deployer.sandbox.physical("NotificationsTopic")),
-            Protocol="sqs",
-            Endpoint=arn(topic_queue),
-            Attributes={"RawMessageDelivery": "true"},
-        )
+        topic_queue = queue_on_topic(deployer.sandbox, "e2e-notifications-topic")
+        bus_queue = str(client("sqs").create_queue(QueueName="e2e-notifications-bus")["QueueUrl"])
         bus = str(deployer.sandbox.physical("EventBus"))
+        events = client("events")
         events.put_rule(
             Name="e2e-notifications", EventBusName=bus, EventPattern=json.dumps({"source": ["wandb-deployer"]})
         )
-        events.put_targets(Rule="e2e-notifications", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn(bus_queue)}])
+        events.put_targets(
+            Rule="e2e-notifications", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn(bus_queue)}]
+        )
         return cls(topic_queue_url=topic_queue, bus_queue_url=bus_queue)
 
     def collect(self) -> None:
         """Move everything delivered so far into `from_topic` / `from_bus` (and `raw`, the bodies as received)."""
-        sqs = client("sqs")
         for url, into in ((self.topic_queue_url, self.from_topic), (self.bus_queue_url, self.from_bus)):
-            while True:
-                messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                if not messages:
-                    break
-                for message in messages:
-                    self.raw.append(message["Body"])
-                    into.append(json.loads(message["Body"]))
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            for body in receive_all(url):
+                self.raw.append(body)
+                into.append(json.loads(body))
 
     def wait_for_text(self, text: str, timeout: float = 10.0) -> bool:
         """True once a delivered message contains `text` (False after `timeout` s)."""

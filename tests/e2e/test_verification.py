@@ -20,10 +20,9 @@ from tests.e2e.deployed_wiring import (
     ANOTHER_ACCOUNT,
     DeployedWiring,
     deployed_outputs,
-    notifications,
     push_with_api_key,
-    subscribe_to_notifications,
 )
+from tests.e2e.notification_capture import NotificationInbox
 from wandb_deployer.aws_clients import client
 from wandb_deployer.deploy.paths import run_prefix
 from wandb_deployer.states import HealthResult, WiringResult
@@ -157,7 +156,7 @@ def test_a_deploy_probes_the_wiring_rides_out_a_flapping_endpoint_and_a_broken_w
     assert not failures, "\n".join(failures)
 
     # When someone removes the notification while the next change waits for its approval,
-    inbox = subscribe_to_notifications(deployer)
+    inbox = NotificationInbox.subscribe(deployer.sandbox)
     deployer.put(deployment, "infra/size", "medium")
     waiting = approve_waiting_plan(deployer, deployment, before=wiring.remove_notification)
     deployer.wait_until_idle()
@@ -170,7 +169,7 @@ def test_a_deploy_probes_the_wiring_rides_out_a_flapping_endpoint_and_a_broken_w
     evidence_key = f"{run_prefix(deployment, failed.execution_name)}wiring.json"
     evidence = json.loads(client("s3").get_object(Bucket=deployer.artifacts_bucket, Key=evidence_key)["Body"].read())
     assert not evidence["passed"] and codes(WiringResult.model_validate(evidence).findings) == ["NOTIFICATION_MISSING"]
-    [run_failed] = [n for n in notifications(inbox) if n["event"] == "Run Failed"]
+    [run_failed] = [n for n in inbox.drain() if n["event"] == "Run Failed"]
     assert run_failed["detail"]["error"] == "WiringCheckFailedError"
     assert "NOTIFICATION_MISSING" in run_failed["detail"]["cause"]
     assert deployer.status(deployment).lock is None
@@ -181,7 +180,7 @@ def test_health_failing_until_the_deadline_fails_the_run_and_each_endpoint_varia
     deployer: SandboxDriver,
 ) -> None:
     api_key = f"local-{secrets.token_hex(20)}"
-    inbox = subscribe_to_notifications(deployer)
+    inbox = NotificationInbox.subscribe(deployer.sandbox)
     standin = deployer.standin
     standin.set_api_key(api_key)
     standin.set_version("0.51.2")
@@ -199,7 +198,7 @@ def test_health_failing_until_the_deadline_fails_the_run_and_each_endpoint_varia
     assert health_attempts(deployer, failed.execution_arn) == 3
     assert deployer.status(deployment).lock is None
     # and notifies with them.
-    [run_failed] = [n for n in notifications(inbox) if n["event"] == "Run Failed"]
+    [run_failed] = [n for n in inbox.drain() if n["event"] == "Run Failed"]
     assert run_failed["deployment"] == deployment
     assert run_failed["detail"]["error"] == "HealthCheckFailedError" and "HTTP_5XX" in run_failed["detail"]["cause"]
     standin.set_status(200)
