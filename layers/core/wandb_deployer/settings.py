@@ -45,5 +45,5 @@ _ENV_NAMES = {
 @cache
 def get_settings() -> Settings:
     """Validate the environment once per process; a missing variable fails loudly, naming it."""
-    values = {field: os.environ[env] for field, env in _ENV_NAMES.items() if os.environ.get(env)}
+    values = {field: value for field, env in _ENV_NAMES.items() if (value := os.environ.get(env))}
     return Settings.model_validate(values)
