@@ -16,19 +16,21 @@ from wandb_deployer.errors import DeployerError
 from wandb_deployer.settings import Settings, get_settings
 
 InputModel = TypeVar("InputModel", bound=BaseModel)
+ResultModel = TypeVar("ResultModel", bound=BaseModel)
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def workflow_step(
     model: type[InputModel],
-    step: Callable[[InputModel, Settings], BaseModel],
+    step: Callable[[InputModel, Settings], ResultModel],
     *,
-    metric: str,
+    metric: str | Callable[[ResultModel], str],
     failure_metrics: Mapping[type[DeployerError], str] | None = None,
 ) -> Handler:
-    """A powertools-decorated handler: one Logger/Tracer/Metrics per function, deployment appended to every log line,
-    `metric` counted on success and `failure_metrics[type(exc)]` when the step raises one of those (then re-raised, so
-    the state machine's Retry/Catch sees the exception's class name)."""
+    """A powertools-decorated handler: one Logger/Tracer/Metrics per function, deployment appended to every log line.
+
+    Counts `metric` (or the name it gives for the result) on success, and `failure_metrics[type(exc)]` when the step
+    raises one of those (then re-raised, so the state machine's Retry/Catch sees the exception's class name)."""
     logger, tracer, metrics = Logger(), Tracer(), Metrics()
     failures = dict(failure_metrics or {})
 
@@ -45,7 +47,7 @@ def workflow_step(
             if name is not None:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
             raise
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=metric if isinstance(metric, str) else metric(result), unit=MetricUnit.Count, value=1)
         return result.model_dump(mode="json")
 
     return lambda_handler
