@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: setup demo test lint unit e2e bench build clean
+.PHONY: setup demo test lint unit e2e bench build clean contract contract-check terraform-validate
 
 $(BIN)/wbd: pyproject.toml layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,28 @@ test: lint
 
 bench: $(BIN)/wbd
 	$(BIN)/python -m bench
+
+## The module contract (layers/core/wandb_deployer/contract/data/): regenerate it from git checkouts of the modules, or
+## check that the committed files are what the sources say. Both read every release tag (a few minutes).
+AWS_MODULE_REPO ?=
+KUBERNETES_MODULE_REPO ?=
+_need_repos = @test -n "$(AWS_MODULE_REPO)" -a -n "$(KUBERNETES_MODULE_REPO)" || { echo "usage: make $@ \
+AWS_MODULE_REPO=<git checkout of wandb/terraform-aws-wandb> \
+KUBERNETES_MODULE_REPO=<git checkout of wandb/terraform-kubernetes-wandb>" >&2; exit 2; }
+
+contract: $(BIN)/wbd
+	$(_need_repos)
+	$(BIN)/python -m wbd.module_contract --aws "$(AWS_MODULE_REPO)" --kubernetes "$(KUBERNETES_MODULE_REPO)"
+
+contract-check: $(BIN)/wbd
+	$(_need_repos)
+	WBD_AWS_MODULE_REPO="$(AWS_MODULE_REPO)" WBD_KUBERNETES_MODULE_REPO="$(KUBERNETES_MODULE_REPO)" \
+		$(BIN)/pytest tests/unit/contract/test_contract_data.py -k regenerating
+
+## Real `terraform init -backend=false && terraform validate` of the rendered examples against the Terraform registry
+## (needs a terraform binary and network access; the tests skip otherwise).
+terraform-validate: $(BIN)/wbd
+	WBD_NETWORK_TESTS=1 $(BIN)/pytest -m network -p no:socket
 
 build: setup
 	PATH="$$(pyenv prefix 3.12.1 2>/dev/null)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build
