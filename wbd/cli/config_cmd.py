@@ -82,7 +82,7 @@ def _fingerprint(config: DeploymentConfig) -> str:
 
 @app.command()
 def validate(file: FileArgument) -> None:
-    """Validate FILE against the W&B module's input catalog; print a summary, or every problem (exit 2)."""
+    """Validate FILE against the W&B module release's contract; print a summary, or every problem (exit 2)."""
     config = _load(file)
     deployer = config.deployer
     modules = f"wandb/wandb/aws {deployer.module_version}"

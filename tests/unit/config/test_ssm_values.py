@@ -80,7 +80,7 @@ def test_type_problems_never_quote_the_value() -> None:
         ("tuple([string, number])", "any"),
     ],
 )
-def test_catalog_type_expressions_are_parsed_leniently(expr: str, described: str) -> None:
+def test_type_expressions_are_parsed_leniently(expr: str, described: str) -> None:
     assert parse_type(expr).describe() == described
 
 

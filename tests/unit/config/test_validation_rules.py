@@ -166,7 +166,7 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
             "deployer.module_version": "4.2.0",
             "infra.kubernetes_legacy_cluster_creator_admin": DELETE,
         },
-        "infra/size: not an input of wandb/wandb/aws 4.2.0: exists from wandb/wandb/aws 4.3.0",
+        "infra/size: not an input of wandb/wandb/aws 4.2.0: an input of wandb/wandb/aws from 4.3.0",
     ),
     (
         "size on 4.3.0",
@@ -196,7 +196,8 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         "dummy dns on 8.x",
         "operator",
         {"infra.enable_dummy_dns": True},
-        "infra/enable_dummy_dns: not an input of wandb/wandb/aws 8.0.0: exists only in wandb/wandb/aws 4.1.0 - 4.24.0",
+        "infra/enable_dummy_dns: not an input of wandb/wandb/aws 8.0.0: an input of wandb/wandb/aws 4.1.0 - 4.24.0 "
+        "(removed in 5.0.0)",
     ),
     (
         "operator alb on 4.7.2",
@@ -232,7 +233,8 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         "creator admin on 7.x",
         "operator",
         {"deployer.module_version": "7.1.0"},
-        "infra/kubernetes_legacy_cluster_creator_admin: not an input of wandb/wandb/aws 7.1.0: exists from",
+        "infra/kubernetes_legacy_cluster_creator_admin: not an input of wandb/wandb/aws 7.1.0: an input of "
+        "wandb/wandb/aws from 8.0.0",
     ),
     (
         "create_bucket on 7.x",
@@ -242,22 +244,24 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
             "deployer.module_version": "7.1.0",
             "infra.kubernetes_legacy_cluster_creator_admin": DELETE,
         },
-        "infra/create_bucket: not an input of wandb/wandb/aws 7.1.0: removed in wandb/wandb/aws 7.0.0",
+        "infra/create_bucket: not an input of wandb/wandb/aws 7.1.0: an input of wandb/wandb/aws 1.13.1 - 6.1.0 "
+        "(removed in 7.0.0)",
     ),
     ("create_bucket on 2.x", "legacy", {"infra.create_bucket": True}, None),
     (
         "license as aws input on 2.x",
         "legacy",
         {"infra.license": "x.y.z"},
-        "infra/license: not an input of wandb/wandb/aws before 4.0.0: in the legacy generation the license belongs to "
-        "the kubernetes app module",
+        "infra/license: not an input of wandb/wandb/aws 2.8.0: an input of wandb/wandb/aws from 4.0.0; in the legacy "
+        "generation the license belongs to the kubernetes app module",
     ),
     ("license as infra value on 8.x", "operator", {"infra.license": "x.y.z"}, "infra/license: the license is a secret"),
     (
         "wandb_version in infra",
         "operator",
         {"infra.wandb_version": "0.51.2"},
-        "infra/wandb_version: not an input of wandb/wandb/aws 8.0.0: an input of the kubernetes app module only",
+        "infra/wandb_version: not an input of wandb/wandb/aws 8.0.0: an input of wandb/wandb/kubernetes only "
+        "(app/wandb_version",
     ),
     ("wandb_version in infra legacy", "legacy", {"infra.wandb_version": "0.51.2"}, "release channel"),
     # app section only for legacy
@@ -287,9 +291,67 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("deployer timeout", "operator", {"deployer.health_timeout_seconds": 5}, "deployer/health_timeout_seconds"),
     ("deployer api key in section", "operator", {"deployer.api_key": "k" * 20}, "deployer/api_key: is a secret"),
     ("unknown section", "operator", {"extras.x": 1}, "extras: unknown section"),
-    # catalogs of majors without their own
-    ("major 9 uses 8.0.0", "operator", {"deployer.module_version": "9.1.0"}, None),
-    ("major 6 approximated", "operator", {"deployer.module_version": "6.0.0"}, "kubernetes_legacy_cluster_creator"),
+    # releases that do not exist: refused, the nearest real ones named
+    (
+        "module 9.9.9",
+        "operator",
+        {"deployer.module_version": "9.9.9"},
+        "deployer/module_version: 9.9.9 is not a release of wandb/wandb/aws (nearest: 8.0.0, 7.18.2, 7.18.1)",
+    ),
+    (
+        "module 8.0.99",
+        "operator",
+        {"deployer.module_version": "8.0.99"},
+        "deployer/module_version: 8.0.99 is not a release of wandb/wandb/aws (nearest: 8.0.0, 7.18.2, 7.18.1)",
+    ),
+    (
+        "module 2.0.5",
+        "legacy",
+        {"deployer.module_version": "2.0.5"},
+        "deployer/module_version: 2.0.5 is not a release of wandb/wandb/aws (nearest: 2.0.0, 2.1.0, 2.8.0)",
+    ),
+    (
+        "app module 1.14.2",
+        "legacy",
+        {"deployer.app_module_version": "1.14.2"},
+        "deployer/app_module_version: 1.14.2 is not a release of wandb/wandb/kubernetes (nearest: 1.14.1, 1.14.0",
+    ),
+    (
+        "major 6 has no creator admin input",
+        "operator",
+        {"deployer.module_version": "6.0.0"},
+        "infra/kubernetes_legacy_cluster_creator_admin: not an input of wandb/wandb/aws 6.0.0: an input of "
+        "wandb/wandb/aws from 8.0.0",
+    ),
+    # exact per release (the findings of the module-contract issue)
+    (
+        "min nodes per az on 7.18.2",
+        "operator",
+        {
+            "deployer.module_version": "7.18.2",
+            "infra.kubernetes_min_nodes_per_az": 2,
+            "infra.kubernetes_legacy_cluster_creator_admin": DELETE,
+        },
+        None,
+    ),
+    (
+        "node count on 7.18.2",
+        "operator",
+        {
+            "deployer.module_version": "7.18.2",
+            "infra.kubernetes_node_count": 2,
+            "infra.kubernetes_legacy_cluster_creator_admin": DELETE,
+        },
+        "infra/kubernetes_node_count: not an input of wandb/wandb/aws 7.18.2: an input of wandb/wandb/aws "
+        "4.3.0 - 4.24.0 (removed in 5.0.0)",
+    ),
+    ("wandb_replicas on app 1.14.1", "legacy", {"app.wandb_replicas": 2}, None),
+    (
+        "wandb_replicas on app 1.6.0",
+        "legacy",
+        {"app.wandb_replicas": 2, "deployer.app_module_version": "1.6.0"},
+        "app/wandb_replicas: not an input of wandb/wandb/kubernetes 1.6.0: an input of wandb/wandb/kubernetes from",
+    ),
 ]
 
 

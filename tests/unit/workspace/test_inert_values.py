@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.unit.workspace.conftest import STATE_BUCKET, legacy_config, operator_config
+from wandb_deployer.contract import AWS_MODULE, contract_for
 from wandb_deployer.workspace import render_workspace
 
 pytestmark = pytest.mark.unit
@@ -157,7 +158,7 @@ def test_real_terraform_keeps_tfvars_values_inert(tmp_path: Path) -> None:
         echo = {name: "${var." + name + "}" for name in inputs}
         outputs: dict[str, Any] = {"echo": {"value": echo, "sensitive": True}}
         if call == "wandb_infra":
-            for name, value in {
+            values = {
                 "url": "https://w",
                 "bucket_name": "b",
                 "bucket_queue_name": "q",
@@ -165,8 +166,10 @@ def test_real_terraform_keeps_tfvars_values_inert(tmp_path: Path) -> None:
                 "cluster_id": "c",
                 "kms_key_arn": "k",
                 "database_connection_string": "db",
-            }.items():
-                outputs[name] = {"value": value}
+            }
+            # every output the release exports (the contract), so the wiring's references resolve as on AWS
+            for name in contract_for(AWS_MODULE).release(main["module"][call]["version"]).outputs:
+                outputs[name] = {"value": values.get(name)}
         stub_module = {"variable": {name: {"type": "any", "default": None} for name in inputs}, "output": outputs}
         (stub_dir / "main.tf.json").write_text(json.dumps(stub_module))
         main["module"][call]["source"] = f"./{stub}"

@@ -8,11 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.unit.workspace.conftest import OPERATOR_INFRA, STATE_BUCKET, legacy_config, operator_config
+from tests.unit.workspace.conftest import (
+    LEGACY_INFRA,
+    OPERATOR_INFRA,
+    STATE_BUCKET,
+    legacy_config,
+    operator_config,
+)
+from wandb_deployer.contract import APP_MODULE, AWS_MODULE, contract_for
 from wandb_deployer.errors import InvalidConfigError
 from wandb_deployer.workspace import render_workspace
 
 pytestmark = pytest.mark.unit
+
+# aws 1.x creates no cache by default and its example passes none to W&B: say so explicitly
+LEGACY_INFRA_WITHOUT_CACHE = {**LEGACY_INFRA, "create_elasticache": False}
 
 
 def _doc(files: dict[str, bytes], name: str) -> Any:
@@ -45,26 +55,44 @@ def test_operator_8x_pins_terraform_and_providers() -> None:
 @pytest.mark.parametrize(
     ("generation", "module_version", "aws_provider"),
     [
+        # the module's own `required_providers` at each tag (wandb/terraform-aws-wandb versions.tf)
         ("legacy", "1.16.10", "~> 3.60"),
         ("legacy", "2.8.0", "~> 4.0"),
         ("legacy", "3.1.0", "~> 4.0"),
-        ("operator", "4.7.2", "~> 5.0"),
-        ("operator", "5.2.0", "~> 5.0"),
-        ("operator", "6.0.0", "~> 5.0"),
-        ("operator", "7.3.1", "~> 5.0"),
+        ("operator", "4.7.2", "~> 4.0"),
+        ("operator", "5.2.0", "~> 4.0"),
+        ("operator", "6.0.0", "~> 4.0"),
+        ("operator", "7.18.2", "~> 4.0"),
         ("operator", "8.0.0", "~> 5.95"),
     ],
 )
-def test_aws_provider_constraint_follows_the_module_major(
+def test_aws_provider_constraint_is_the_module_releases_own(
     generation: str, module_version: str, aws_provider: str
 ) -> None:
     config = (
-        legacy_config(module_version=module_version)
+        legacy_config(module_version=module_version, infra=LEGACY_INFRA_WITHOUT_CACHE)
         if generation == "legacy"
         else operator_config(module_version=module_version, infra={"namespace": "wandb"})
     )
     terraform = _doc(render_workspace(config, state_bucket=STATE_BUCKET).files, "terraform.tf.json")["terraform"]
     assert terraform["required_providers"]["aws"]["version"] == aws_provider
+
+
+@pytest.mark.parametrize("module_version", ["4.7.2", "7.16.0", "7.18.2", "8.0.0"])
+def test_every_provider_the_release_requires_is_pinned_with_its_constraints(module_version: str) -> None:
+    release = contract_for(AWS_MODULE).release(module_version)
+    config = operator_config(module_version=module_version, infra={"namespace": "wandb"})
+
+    pinned = _doc(render_workspace(config, state_bucket=STATE_BUCKET).files, "terraform.tf.json")["terraform"][
+        "required_providers"
+    ]
+
+    for name, source in release.providers().items():
+        assert pinned[name]["source"] == source
+        assert pinned[name]["version"] == ", ".join(dict.fromkeys(release.provider_constraints(name)))
+    # time and null join from 7.14.1 / 7.16.0 (read from the module): pinned exactly where declared
+    assert ("time" in pinned) == ("time" in release.providers())
+    assert ("null" in pinned) == ("null" in release.providers())
 
 
 def test_backend_is_s3_with_native_locking_and_one_key_per_deployment() -> None:
@@ -97,19 +125,42 @@ def test_aws_provider_has_region_and_default_tags() -> None:
     assert aws["default_tags"]["tags"] == {"managed-by": "wandb-deployer", "wandb-deployer:deployment": "prod"}
 
 
-def test_operator_cluster_providers_read_the_cluster_name_output() -> None:
+def test_on_8x_the_cluster_providers_read_the_modules_endpoint_outputs_not_a_data_source() -> None:
+    # 8.0.0's modules/app_eks/outputs.tf: a data source on the cluster name fails on a clean first apply
     providers = _doc(render_workspace(operator_config(), state_bucket=STATE_BUCKET).files, "providers.tf.json")
 
-    assert providers["data"]["aws_eks_cluster"]["wandb"]["name"] == "${module.wandb_infra.cluster_name}"
+    assert "data" not in providers
     kubernetes = providers["provider"]["kubernetes"]
-    assert kubernetes["host"] == "${data.aws_eks_cluster.wandb.endpoint}"
-    assert "certificate_authority[0].data" in kubernetes["cluster_ca_certificate"]
+    assert kubernetes["host"] == "${module.wandb_infra.cluster_endpoint}"
+    assert kubernetes["cluster_ca_certificate"] == (
+        "${base64decode(module.wandb_infra.cluster_certificate_authority_data)}"
+    )
     assert kubernetes["exec"]["command"] == "aws"
-    assert kubernetes["exec"]["args"][:2] == ["eks", "get-token"]
+    assert kubernetes["exec"]["args"][:4] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "${module.wandb_infra.cluster_name}",
+    ]
     assert providers["provider"]["helm"] == {"kubernetes": kubernetes}
 
 
-def test_legacy_generation_wires_the_app_module_from_the_aws_outputs() -> None:
+@pytest.mark.parametrize(("module_version", "cluster_output"), [("4.24.0", "cluster_id"), ("7.18.2", "cluster_name")])
+def test_before_8x_the_cluster_is_read_by_the_name_output_the_release_has(
+    module_version: str, cluster_output: str
+) -> None:
+    config = operator_config(module_version=module_version, infra={"namespace": "wandb"})
+    files = render_workspace(config, state_bucket=STATE_BUCKET).files
+
+    providers = _doc(files, "providers.tf.json")
+    assert providers["data"]["aws_eks_cluster"]["wandb"]["name"] == "${module.wandb_infra." + cluster_output + "}"
+    assert providers["provider"]["kubernetes"]["host"] == "${data.aws_eks_cluster.wandb.endpoint}"
+    assert _doc(files, "outputs.tf.json")["output"]["cluster_name"]["value"] == (
+        "${module.wandb_infra." + cluster_output + "}"
+    )
+
+
+def test_legacy_generation_wires_the_app_module_as_the_modules_own_example_does() -> None:
     files = render_workspace(legacy_config(), state_bucket=STATE_BUCKET).files
 
     modules = _doc(files, "main.tf.json")["module"]
@@ -124,7 +175,13 @@ def test_legacy_generation_wires_the_app_module_from_the_aws_outputs() -> None:
     assert app["bucket_aws_region"] == "${module.wandb_infra.bucket_region}"
     assert app["bucket_kms_key_arn"] == "${module.wandb_infra.kms_key_arn}"
     assert app["database_connection_string"] == "mysql://${module.wandb_infra.database_connection_string}"
-    assert "sqs://${local.bucket_queue_name}" in app["bucket_queue"]
+    assert app["service_port"] == "${module.wandb_infra.internal_app_port}"
+    # Redis, as examples/public-dns-external/main.tf at v2.8.0 wires it, null-safe when there is no cache
+    assert app["redis_connection_string"] == (
+        '${module.wandb_infra.elasticache_connection_string == null ? "" : '
+        '"redis://${module.wandb_infra.elasticache_connection_string}?tls=true&ttlInSeconds=604800"}'
+    )
+    assert "sqs://${module.wandb_infra.bucket_queue_name}" in app["bucket_queue"]
     assert "internal://" in app["bucket_queue"]
     assert app["wandb_version"] == "${var.app_wandb_version}"
     assert app["depends_on"] == ["module.wandb_infra"]
@@ -140,7 +197,7 @@ def test_legacy_cluster_name_comes_from_cluster_id() -> None:
     assert _doc(files, "outputs.tf.json")["output"]["cluster_name"]["value"] == "${module.wandb_infra.cluster_id}"
 
 
-def test_outputs_are_the_non_sensitive_ones_with_a_null_safe_queue_name() -> None:
+def test_outputs_are_the_non_sensitive_ones_the_release_exports() -> None:
     outputs = _doc(render_workspace(operator_config(), state_bucket=STATE_BUCKET).files, "outputs.tf.json")
 
     assert set(outputs["output"]) == {
@@ -151,12 +208,15 @@ def test_outputs_are_the_non_sensitive_ones_with_a_null_safe_queue_name() -> Non
         "cluster_name",
         "kms_key_arn",
     }
-    assert outputs["locals"]["bucket_queue_name"] == "${try(module.wandb_infra.bucket_queue_name, null)}"
+    release = contract_for(AWS_MODULE).release("8.0.0")
+    for output in outputs["output"].values():
+        name = output["value"].removeprefix("${module.wandb_infra.").removesuffix("}")
+        assert release.has_output(name) and not release.outputs[name].sensitive
     assert "database" not in json.dumps(outputs)
     assert "wandb_spec" not in json.dumps(outputs)
 
 
-def test_variables_take_their_types_from_the_catalog_and_the_license_is_sensitive() -> None:
+def test_variables_take_their_types_from_the_contract_and_the_license_is_sensitive() -> None:
     files = render_workspace(operator_config(), state_bucket=STATE_BUCKET).files
 
     variables = _doc(files, "variables.tf.json")["variable"]
@@ -170,14 +230,27 @@ def test_variables_take_their_types_from_the_catalog_and_the_license_is_sensitiv
     assert "license" not in _doc(files, "terraform.tfvars.json")
 
 
-def test_malformed_catalog_types_fall_back_to_any() -> None:
-    infra = {"namespace": "wandb", "kubernetes_map_roles": [], "external_redis_params": {"a": "b"}}
+def test_variable_types_are_the_releases_own() -> None:
+    infra = {"namespace": "wandb", "kubernetes_map_roles": [], "aws_loadbalancer_controller_tags": {"a": "b"}}
     variables = _doc(
         render_workspace(operator_config(infra=infra), state_bucket=STATE_BUCKET).files, "variables.tf.json"
     )
 
-    assert variables["variable"]["kubernetes_map_roles"]["type"] == "any"  # unbalanced in the catalog
-    assert variables["variable"]["external_redis_params"]["type"] == "any"  # `object({)` in the catalog
+    release = contract_for(AWS_MODULE).release("8.0.0")
+    for name in infra:
+        assert variables["variable"][name]["type"] == release.variables[name].type
+    assert variables["variable"]["kubernetes_map_roles"]["type"].startswith("list(object(")
+
+
+def test_variables_the_module_marks_sensitive_stay_sensitive_in_the_root() -> None:
+    app_release = contract_for(APP_MODULE).release("1.14.1")
+    assert [variable.name for variable in app_release.sensitive()] == ["oidc_secret"]  # read from the module
+    config = legacy_config(app={"wandb_version": "0.51.2", "oidc_secret": "s3cr3t-value"})
+
+    variables = _doc(render_workspace(config, state_bucket=STATE_BUCKET).files, "variables.tf.json")["variable"]
+
+    assert variables["app_oidc_secret"] == {"type": "string", "sensitive": True}
+    assert "sensitive" not in variables["app_wandb_version"]
 
 
 def test_tfvars_hold_exactly_the_user_inputs() -> None:

@@ -1,1 +1,1 @@
-"""One deployment's desired state: the model, its validation against the module catalogs, and its sources."""
+"""One deployment's desired state: the model, its validation against the module contract, and its sources."""

@@ -2,8 +2,8 @@
 
 Three sections, as in DESIGN.md: `infra` (inputs of wandb/wandb/aws), `app` (inputs of wandb/wandb/kubernetes, legacy
 generation only) and `deployer` (our own policy). `infra` and `app` are kept as plain dicts of already-typed values
-(bool, number, str, list, dict): their keys and types come from the module's input catalog at the chosen version, so
-they are validated against that catalog (see `validation.py`), not by fixed pydantic fields.
+(bool, number, str, list, dict): their keys and types come from the module's contract (its variables at the exact
+release), so they are validated against that release (see `validation.py`), not by fixed pydantic fields.
 
 The license is a SecretStr held beside the sections: it is validated for shape, never rendered, never printed.
 """

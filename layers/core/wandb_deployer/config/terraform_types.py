@@ -1,4 +1,4 @@
-"""Values against Terraform type expressions: parse a catalog's type, coerce SSM strings, check typed values.
+"""Values against Terraform type expressions: parse a module variable's type, coerce SSM strings, check typed values.
 
 SSM holds every value as a string: `true`/`false` for bool, decimal numbers, StringList (comma-separated) or a JSON list
 for lists, JSON for maps and objects. A YAML file gives typed values, which are checked without coercion (a YAML number
@@ -30,7 +30,7 @@ class TypeProblem(ValueError):
 class TfType(NamedTuple):
     """A parsed Terraform type: `kind` is string/number/bool/any/list/set/map/object.
 
-    `element` is the element type of a collection; `attributes` the attribute types of an object (None when the catalog
+    `element` is the element type of a collection; `attributes` the attribute types of an object (None when the type
     does not spell them out, then any object is accepted).
     """
 
@@ -207,7 +207,7 @@ def coerce_string(tf_type: TfType, text: str) -> object:
 
 
 def coerce_value(type_expr: str, value: object, *, from_string: bool) -> object:
-    """The value of an input whose catalog type is `type_expr`; raises TypeProblem when it does not fit."""
+    """The value of an input whose declared type is `type_expr`; raises TypeProblem when it does not fit."""
     tf_type = parse_type(type_expr)
     if from_string:
         if not isinstance(value, str):

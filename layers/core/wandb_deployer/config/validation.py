@@ -1,4 +1,5 @@
-"""Validate one deployment's desired state against the W&B modules' input catalogs and the deployer's rules.
+"""Validate one deployment's desired state against the W&B modules' contract (the exact release in use) and the
+deployer's rules.
 
 Both sources (SSM parameters, a YAML file) end here, so they give the same `DeploymentConfig` and the same problems.
 Every problem is one line `<section>/<key>: <what is wrong>`, and all of them are reported at once. The license and the
@@ -8,14 +9,14 @@ API key are checked for presence and shape only: no problem line ever contains t
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from wandb_deployer.catalog import APP_MODULE, AWS_MODULE, Catalog, catalog_for
-from wandb_deployer.config import domain_rules
+from wandb_deployer.config import domain_rules, module_rules
 from wandb_deployer.config.model import (
     DEFAULT_APP_MODULE_VERSION,
     DEFAULT_MODULE_VERSION,
@@ -25,11 +26,13 @@ from wandb_deployer.config.model import (
     Generation,
 )
 from wandb_deployer.config.terraform_types import TypeProblem, coerce_value
+from wandb_deployer.contract import APP_MODULE, AWS_MODULE, ReleaseInterface, contract_for
 from wandb_deployer.errors import InvalidConfigError
 
 SECTIONS = ("infra", "app", "deployer")
 
-# Inputs of the legacy app module that the deployer wires from the aws module's outputs (or the license SecureString).
+# Without a known pair of releases (a version that is not a release), these are the legacy app inputs the deployer
+# wires in every release's example; with one, the example's wiring at that release decides (`module_rules`).
 WIRED_APP_INPUTS = frozenset(
     {
         "bucket",
@@ -46,10 +49,20 @@ WIRED_INFRA_INPUTS = frozenset({"license"})
 # A compact JWS: three base64url parts separated by dots (header.payload.signature).
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 _API_KEY = re.compile(r"^[\x21-\x7e]{8,256}$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_SEMVER = re.compile(r"\d+\.\d+\.\d+")
 _MASK = "********"
-# The rendered S3 backend locks with `use_lockfile` (Terraform >= 1.10); that also covers module >= 6's `~> 1.9`.
-MIN_TERRAFORM_VERSION = (1, 10, 0)
+
+# Advice for names users bring from elsewhere (W&B's docs snippet, the other module); the lifetimes come from the data.
+_ADVICE = {
+    "create_elasticache_subnet": "the W&B docs' snippet uses it by mistake; the input is create_elasticache",
+    "wandb_version": (
+        "in the operator generation the W&B version comes from W&B's release channel unless pinned in the W&B "
+        "System Console"
+    ),
+    "license": (
+        "in the legacy generation the license belongs to the kubernetes app module (the SecureString app/license)"
+    ),
+}
 
 _MISSING_NOTES = {
     "kubernetes_legacy_cluster_creator_admin": (
@@ -92,85 +105,77 @@ def _deployer_settings(raw: Mapping[str, object], problems: _Problems) -> Deploy
 
 def _best_guess(raw: Mapping[str, object], field: str, fallback: str) -> str:
     value = raw.get(field)
-    return value if isinstance(value, str) and _SEMVER.match(value) else fallback
+    return value if isinstance(value, str) and _SEMVER.fullmatch(value) else fallback
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
-
-
-def _generation_problems(
-    generation: Generation, module_version: str, app_module_version: str, terraform_version: str, p: _Problems
-) -> None:
-    major = int(module_version.split(".", maxsplit=1)[0])
-    if generation == "operator" and major < 4:
-        p.add(
-            "deployer",
-            "module_version",
-            f"the operator generation needs wandb/wandb/aws 4.0.0 or newer (got {module_version}); "
-            "set deployer/generation to legacy for the pre-operator modules",
-        )
-    if generation == "legacy" and major >= 4:
-        p.add(
-            "deployer",
-            "module_version",
-            f"the legacy generation pairs wandb/wandb/aws 1.x-3.x with wandb/wandb/kubernetes (got {module_version}); "
-            "from 4.0.0 the module deploys W&B itself: set deployer/generation to operator",
-        )
-    if terraform_version and _version(terraform_version) < MIN_TERRAFORM_VERSION:
-        p.add(
-            "deployer",
-            "terraform_version",
-            f"{terraform_version} is too old: the S3 backend's native locking (use_lockfile) needs Terraform 1.10.0 "
-            "or newer",
-        )
-    if generation == "legacy" and not app_module_version.startswith("1."):
-        p.add("deployer", "app_module_version", f"only wandb/wandb/kubernetes 1.x is known (got {app_module_version})")
+def _default(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _short(description: str) -> str:
-    """A catalog description short enough to append to a problem line (long or multi-line ones are left out)."""
+    """A variable description short enough to append to a problem line (long or multi-line ones are left out)."""
     text = description.strip()
     return f" ({text.rstrip('.')})" if text and "\n" not in text and len(text) <= 100 else ""
 
 
-def _unknown_input(catalog: Catalog, key: str) -> str:
-    note = catalog.explain(key)
-    if note:
-        return f"not an input of {catalog.module} {catalog.version}: {note}"
-    guess = catalog.suggest(key)
+def _unknown_input(release: ReleaseInterface, key: str) -> str:
+    """Why `key` is not an input of this release: the releases that have it, the other module, or a "did you mean"."""
+    contract = contract_for(release.module)
+    here = f"not an input of {release.module} {release.version}"
+    advice = f"; {_ADVICE[key]}" if key in _ADVICE else ""
+    if contract.lifetime(key):
+        return f"{here}: {contract.describe_lifetime(key)}{advice}"
+    other = contract_for(APP_MODULE if release.module == AWS_MODULE else AWS_MODULE)
+    if other.lifetime(key):
+        section = "app" if other.module == APP_MODULE else "infra"
+        return f"{here}: an input of {other.module} only ({section}/{key}: {other.describe_lifetime(key)}){advice}"
+    guess = release.suggest(key)
+    if key in _ADVICE:
+        return f"{here}: {contract.describe_lifetime(key)}{advice}"
     hint = f" (did you mean {guess}?)" if guess else ""
-    return f"unknown input of {catalog.module} {catalog.version}{hint}"
+    return f"unknown input of {release.module} {release.version}{hint}"
 
 
 def _section_inputs(
     section: str,
     raw: Mapping[str, object],
-    catalog: Catalog,
+    release: ReleaseInterface | None,
     *,
     wired: frozenset[str],
     license_section: str,
     values_are_strings: bool,
     p: _Problems,
 ) -> dict[str, Any]:
-    """Type-checked (and for SSM, coerced) inputs of one section; problems for everything else."""
+    """Type-checked (and for SSM, coerced) inputs of one section; problems for everything else.
+
+    Without a release (its version is not one; that problem is reported), only what needs no release is checked."""
     values: dict[str, Any] = {}
     for key in sorted(raw):
         value = raw[key]
         if key == "license":
-            note = catalog.explain(key) if section == "infra" else None
             where = f"store it as the SecureString parameter {license_section}/license, never as a config value"
-            p.add(section, key, f"{note}; {where}" if note else f"the license is a secret: {where}")
+            if release is not None and key not in release:
+                p.add(section, key, f"{_unknown_input(release, key)}; {where}")
+            else:
+                p.add(section, key, f"the license is a secret: {where}")
             continue
         if key in wired:
             p.add(section, key, f"is wired by the deployer from the {AWS_MODULE} outputs; remove it")
             continue
-        spec = catalog.get(key)
-        if spec is None:
-            p.add(section, key, _unknown_input(catalog, key))
+        if release is None:
             continue
-        if value is None or value == "":
-            p.add(section, key, "has no value; omit it to use the module's default")
+        spec = release.get(key)
+        if spec is None:
+            p.add(section, key, _unknown_input(release, key))
+            continue
+        if spec.required and value is None:
+            p.add(section, key, f"has no value; {release.module} {release.version} requires it (it has no default)")
+            continue
+        if not spec.required and (value is None or value == ""):
+            # A required input has no default to fall back on: there "" is a value the module decides about
+            # (1.16.9-1.16.10 read database_performance_insights_kms_key_arn = "" as "use the module's key").
+            p.add(section, key, f"has no value; omit it to use the module's default ({_default(spec.default)})")
             continue
         try:
             coerced = coerce_value(spec.type, value, from_string=values_are_strings)
@@ -182,9 +187,11 @@ def _section_inputs(
             p.add(section, key, problem)
         if not found:
             values[key] = coerced
-    for spec in catalog.required():
+    if release is None:
+        return values
+    for spec in release.required():
         if spec.name not in raw and spec.name not in wired:
-            note = _MISSING_NOTES.get(spec.name) or f"required by {catalog.module} {catalog.version}"
+            note = _MISSING_NOTES.get(spec.name) or f"required by {release.module} {release.version}"
             p.add(section, spec.name, f"missing: {note}" + _short(spec.description))
     return values
 
@@ -233,12 +240,13 @@ def validate_config(
 ) -> DeploymentConfig:
     """The validated `DeploymentConfig`, or `InvalidConfigError(deployment, problems)` with every problem at once.
 
-    `values_are_strings`: True for SSM (values are coerced per catalog type), False for YAML (typed values, checked).
+    `values_are_strings`: True for SSM (values are coerced to the variable's type), False for YAML (typed values,
+    checked).
     `require_license`: True for SSM; False for a file, whose license is pushed separately. `extra_problems` are lines
     a source found itself (a SecureString stored as String, a parameter outside the layout) and reports together.
     """
     p = _Problems(extra_problems)
-    if not re.match(DEPLOYMENT_NAME_PATTERN, deployment):
+    if not isinstance(deployment, str) or not re.fullmatch(DEPLOYMENT_NAME_PATTERN, deployment):
         p.add(
             "deployment",
             "",
@@ -258,13 +266,16 @@ def validate_config(
         module_version = _best_guess(raw_deployer, "module_version", DEFAULT_MODULE_VERSION[generation])
         app_module_version = _best_guess(raw_deployer, "app_module_version", DEFAULT_APP_MODULE_VERSION)
         terraform_version = ""  # its problem, if any, is already reported
-    _generation_problems(generation, module_version, app_module_version, terraform_version, p)
+    releases = module_rules.releases_in_use(generation, module_version, app_module_version, p.add)
+    module_rules.terraform_problems(terraform_version, (releases.aws, releases.app), p.add)
+    module_rules.provider_problems((releases.aws, releases.app), p.add)
     license_section = "app" if generation == "legacy" else "infra"
 
+    raw_infra = sections.get("infra", {})
     infra = _section_inputs(
         "infra",
-        sections.get("infra", {}),
-        catalog_for(AWS_MODULE, module_version),
+        raw_infra,
+        releases.aws,
         wired=WIRED_INFRA_INPUTS,
         license_section=license_section,
         values_are_strings=values_are_strings,
@@ -276,11 +287,12 @@ def validate_config(
     raw_app = sections.get("app", {})
     app: dict[str, Any] = {}
     if generation == "legacy":
+        wiring = module_rules.legacy_wiring(releases, raw_app, {**raw_infra, **infra}, p.add)
         app = _section_inputs(
             "app",
             raw_app,
-            catalog_for(APP_MODULE, app_module_version),
-            wired=WIRED_APP_INPUTS,
+            releases.app,
+            wired=wiring.wired_inputs | {"license"} if wiring is not None else WIRED_APP_INPUTS,
             license_section=license_section,
             values_are_strings=values_are_strings,
             p=p,

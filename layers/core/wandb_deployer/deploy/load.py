@@ -1,6 +1,6 @@
 """Load + validate + render: the first real step of every run.
 
-Reads the deployment's parameters, validates them against the module's input catalog, renders the Terraform workspace
+Reads the deployment's parameters, validates them against the module release's contract, renders the Terraform workspace
 as data, zips it with the buildspec and runner, and publishes the bundle to the artifacts bucket. The returned
 `LoadConfigResult` carries pointers and policy only: never the license (CodeBuild resolves it from Parameter Store).
 """

@@ -28,15 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wandb_deployer.catalog import APP_MODULE, AWS_MODULE, Catalog, catalog_for
+from wandb_deployer.config import module_rules
 from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeploymentConfig
+from wandb_deployer.contract import APP_MODULE, AWS_MODULE, ReleaseInterface
+from wandb_deployer.contract.legacy_wiring import (
+    APP_VARIABLE_PREFIX,
+    AWS_MODULE_NAME,
+    LICENSE_VARIABLE,
+    AppWiring,
+)
 from wandb_deployer.errors import InvalidConfigError
 from wandb_deployer.workspace.fingerprint import RENDER_FORMAT_VERSION, desired_fingerprint
 
-AWS_MODULE_NAME = "wandb_infra"
 APP_MODULE_NAME = "wandb_app"
-APP_VARIABLE_PREFIX = "app_"
-LICENSE_VARIABLE = "license"
 EKS_DATA_NAME = "wandb"
 
 TERRAFORM_FILE = "terraform.tf.json"
@@ -50,33 +54,27 @@ MANIFEST_FILE = "workspace.json"  # plain JSON for the runner and humans; Terraf
 DEFAULT_TAGS = {"managed-by": "wandb-deployer"}
 DEPLOYMENT_TAG = "wandb-deployer:deployment"
 
-# Provider constraints per wandb/wandb/aws major (wandb-module/README.md "Version history").
-AWS_PROVIDER_BY_MAJOR = {
-    1: "~> 3.60",
-    2: "~> 4.0",
-    3: "~> 4.0",
-    4: "~> 5.0",
-    5: "~> 5.0",
-    6: "~> 5.0",
-    7: "~> 5.0",
-    8: "~> 5.95",
+# Providers the workspace configures itself (aws, and kubernetes + helm authenticated against the cluster), with the
+# constraint we add when no module of the tree constrains them: the rendered helm configuration is written for the
+# helm provider 2.x, as W&B's chart modules are (from 7.17.0 the aws module says so itself: `< 3.0.0`).
+CONFIGURED_PROVIDERS = {
+    "aws": ("hashicorp/aws", None),
+    "kubernetes": ("hashicorp/kubernetes", None),
+    "helm": ("hashicorp/helm", "< 3.0.0"),
 }
-# helm < 3.0.0 is required by 8.x; every older major predates helm 3 (and its provider schema change) as well.
-HELM_PROVIDER = ">= 2.1.1, < 3.0.0"
-KUBERNETES_PROVIDER = ">= 2.6, < 3.0.0"
-LEGACY_MAJORS = frozenset({1, 2, 3})
-OPERATOR_MAJORS = frozenset({4, 5, 6, 7, 8})
-_TERRAFORM_FOR_MODULE_6 = (1, 9, 0)  # 6.x requires Terraform ~> 1.9
-_TERRAFORM_FOR_USE_LOCKFILE = (1, 10, 0)  # S3 native locking (use_lockfile) exists from Terraform 1.10
-_FIRST_CLUSTER_NAME_MAJOR = 4  # 1.x-3.x output the cluster's name as `cluster_id`
-
-# Inputs of the app module that the deployer wires from the aws module's outputs (and the license variable).
-WIRED_APP_INPUTS = frozenset(
-    {"bucket", "bucket_queue", "bucket_aws_region", "bucket_kms_key_arn", "database_connection_string", "host"}
-) | {LICENSE_VARIABLE}
-
-# `sqs://<queue name>` when the module created a queue, else W&B's internal queue (null-safe, empty-safe).
-_BUCKET_QUEUE = 'try(length(local.bucket_queue_name) > 0, false) ? "sqs://${local.bucket_queue_name}" : "internal://"'
+# The outputs later states read, by the name our workspace gives them -> the module's output names, in order of
+# preference (the cluster's name is `cluster_id` before 5.0.0 and `cluster_name` from it, per the contract).
+READ_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "url": ("url",),
+    "bucket_name": ("bucket_name",),
+    "bucket_queue_name": ("bucket_queue_name",),
+    "bucket_region": ("bucket_region",),
+    "cluster_name": ("cluster_name", "cluster_id"),
+    "kms_key_arn": ("kms_key_arn",),
+}
+# Root outputs from which the kubernetes/helm providers are configured when the release exports them (8.0.0: its
+# `modules/app_eks/outputs.tf` says a data source on the cluster name fails on a clean first apply).
+CLUSTER_ENDPOINT_OUTPUTS = ("cluster_endpoint", "cluster_certificate_authority_data")
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Terraform refuses these as variable names.
@@ -112,27 +110,41 @@ class _Input:
     module_input: str
     type: str
     value: Any
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class _Releases:
+    aws: ReleaseInterface
+    app: ReleaseInterface | None
+    wiring: AppWiring | None
 
 
 def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> RenderedWorkspace:
     """Render `config` as a deterministic Terraform workspace whose state lives in `state_bucket`.
 
-    Raises InvalidConfigError when the deployer settings cannot work together (module major vs generation, Terraform
-    version too old for the module or for S3 native locking, app inputs in the operator generation, inputs the
-    deployer wires itself, a license among the inputs) and ValueError for values that should never get this far
-    (input names that are not identifiers, malformed deployment name, region, versions or bucket, non-JSON values).
+    Everything module-specific comes from the contract of the exact releases in use: variable types and sensitivity,
+    provider constraints, output names, how the kubernetes/helm providers reach the cluster, and (legacy) how the app
+    module is wired. Raises InvalidConfigError when the deployer settings cannot work together (a version that is not a
+    release, the wrong generation, a Terraform version the modules refuse, releases whose providers conflict or that
+    cannot be wired, app inputs in the operator generation, inputs the deployer wires itself, a license among the
+    inputs) and ValueError for values that should never get this far (input names that are not identifiers, malformed
+    deployment name, region, versions or bucket, non-JSON values).
     """
     deployer = config.deployer
     _check_patterns(config, state_bucket)
-    major = _version(deployer.module_version)[0]
-    _check_compatibility(config, major)
-
+    releases = _check_compatibility(config)
     legacy = deployer.generation == "legacy"
-    infra_inputs = _inputs(config.infra, catalog_for(AWS_MODULE, deployer.module_version), section="infra", prefix="")
+    infra_inputs = _inputs(config.infra, releases.aws, section="infra", prefix="")
     app_inputs: list[_Input] = []
-    if legacy:
-        app_catalog = catalog_for(APP_MODULE, deployer.app_module_version)
-        app_inputs = _inputs(config.app, app_catalog, section="app", prefix=APP_VARIABLE_PREFIX)
+    if releases.app is not None and releases.wiring is not None:
+        app_inputs = _inputs(config.app, releases.app, section="app", prefix=APP_VARIABLE_PREFIX)
+        given = {item.module_input for item in app_inputs}
+        for name, default in sorted(releases.wiring.merged_inputs.items()):
+            if name not in given:  # the module-made part is merged with the module's default
+                spec = releases.app.get(name)
+                app_inputs.append(_Input(APP_VARIABLE_PREFIX + name, name, _spec_type(spec), default))
+        app_inputs.sort(key=lambda item: item.variable)
     variables = {item.variable: item for item in infra_inputs}
     for item in app_inputs:
         if item.variable in variables:
@@ -141,13 +153,12 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> Rendered
 
     fingerprint = desired_fingerprint(config)
     state_key = f"deployments/{config.deployment}/terraform.tfstate"
-    cluster_output = "cluster_name" if major >= _FIRST_CLUSTER_NAME_MAJOR else "cluster_id"
     documents: dict[str, Any] = {
-        TERRAFORM_FILE: _terraform_block(config, major, state_bucket=state_bucket, state_key=state_key),
-        PROVIDERS_FILE: _providers(config, cluster_output),
+        TERRAFORM_FILE: _terraform_block(config, releases, state_bucket=state_bucket, state_key=state_key),
+        PROVIDERS_FILE: _providers(config, releases.aws),
         VARIABLES_FILE: _variables(variables.values()),
-        MAIN_FILE: _modules(config, infra_inputs, app_inputs),
-        OUTPUTS_FILE: _outputs(cluster_output),
+        MAIN_FILE: _modules(config, infra_inputs, app_inputs, releases),
+        OUTPUTS_FILE: _outputs(releases.aws),
         TFVARS_FILE: {item.variable: item.value for item in variables.values()},
         MANIFEST_FILE: {
             "format": RENDER_FORMAT_VERSION,
@@ -155,7 +166,9 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> Rendered
             "fingerprint": fingerprint,
             "generation": deployer.generation,
             "module_version": deployer.module_version,
+            "module_commit": releases.aws.commit,
             "app_module_version": deployer.app_module_version if legacy else None,
+            "app_module_commit": releases.app.commit if releases.app is not None else None,
             "terraform_version": deployer.terraform_version,
             "region": deployer.region,
             "state": {"bucket": state_bucket, "key": state_key},
@@ -204,46 +217,42 @@ def _check_patterns(config: DeploymentConfig, state_bucket: str) -> None:
                 raise ValueError(f"{section}: input name {_short(name)} is not a Terraform identifier [a-z_][a-z0-9_]*")
 
 
-def _check_compatibility(config: DeploymentConfig, major: int) -> None:
+def _check_compatibility(config: DeploymentConfig) -> _Releases:
+    """The releases in use, checked against each other and the deployer's settings with the validator's own rules."""
     deployer = config.deployer
     problems: list[str] = []
-    if deployer.generation == "operator" and major not in OPERATOR_MAJORS:
-        problems.append(
-            f"deployer/module_version: {deployer.module_version} is not an operator-generation release of "
-            f"{AWS_MODULE} (majors {min(OPERATOR_MAJORS)}-{max(OPERATOR_MAJORS)})"
-        )
-    if deployer.generation == "legacy" and major not in LEGACY_MAJORS:
-        problems.append(
-            f"deployer/module_version: {deployer.module_version} is not a legacy-generation release of "
-            f"{AWS_MODULE} (majors {min(LEGACY_MAJORS)}-{max(LEGACY_MAJORS)})"
-        )
-    terraform = _version(deployer.terraform_version)
-    if terraform < _TERRAFORM_FOR_USE_LOCKFILE:
-        problems.append(
-            f"deployer/terraform_version: {deployer.terraform_version} is too old: the S3 backend's native locking "
-            "(use_lockfile) needs Terraform 1.10.0 or newer"
-        )
-    if major >= 6 and terraform < _TERRAFORM_FOR_MODULE_6:
-        problems.append(f"deployer/terraform_version: {AWS_MODULE} {deployer.module_version} needs Terraform >= 1.9")
+
+    def report(section: str, key: str, what: str) -> None:
+        problems.append(f"{section}/{key}: {what}")
+
+    found = module_rules.releases_in_use(
+        deployer.generation, deployer.module_version, deployer.app_module_version, report
+    )
+    module_rules.terraform_problems(deployer.terraform_version, (found.aws, found.app), report)
+    module_rules.provider_problems((found.aws, found.app), report)
+    wiring = None
     if deployer.generation == "operator":
         problems.extend(
             f"app/{key}: app inputs belong to the legacy generation (operator: set it in the W&B System Console)"
             for key in sorted(config.app)
         )
     else:
+        wiring = module_rules.legacy_wiring(found, config.app, config.infra, report)
+        wired = wiring.wired_inputs if wiring is not None else frozenset()
         problems.extend(
             f"app/{key}: set by the deployer from the aws module's outputs (or the license parameter)"
             for key in sorted(config.app)
-            if key in WIRED_APP_INPUTS
+            if key in wired or key == LICENSE_VARIABLE
         )
     if LICENSE_VARIABLE in config.infra:
         problems.append("infra/license: the license is a SecureString parameter, never a plain input")
-    if problems:
+    if problems or found.aws is None:
         raise InvalidConfigError(config.deployment, problems)
+    return _Releases(aws=found.aws, app=found.app, wiring=wiring)
 
 
 def _variable_type(declared: str) -> str:
-    """The catalog's type expression when it is well formed, else `any` (the module still checks its own type)."""
+    """The contract's type expression when it is well formed, else `any` (the module still checks its own type)."""
     if not _TYPE_EXPRESSION.fullmatch(declared):
         return "any"
     open_brackets: list[str] = []
@@ -256,15 +265,20 @@ def _variable_type(declared: str) -> str:
     return "any" if open_brackets else declared
 
 
-def _inputs(values: dict[str, Any], catalog: Catalog, *, section: str, prefix: str) -> list[_Input]:
+def _spec_type(spec: Any) -> str:
+    return _variable_type(spec.type) if spec is not None else "any"
+
+
+def _inputs(values: dict[str, Any], release: ReleaseInterface, *, section: str, prefix: str) -> list[_Input]:
     """One `_Input` per user value of `section`, in name order; names are guarded, values are kept as given."""
     inputs: list[_Input] = []
     for name in sorted(values):
         variable = prefix + name
         if variable in _RESERVED_VARIABLE_NAMES or variable == LICENSE_VARIABLE:
             raise ValueError(f"{section}/{name}: {variable!r} cannot be a root variable")
-        spec = catalog.get(name)
-        inputs.append(_Input(variable, name, _variable_type(spec.type) if spec else "any", values[name]))
+        spec = release.get(name)
+        sensitive = bool(spec is not None and spec.sensitive)
+        inputs.append(_Input(variable, name, _spec_type(spec), values[name], sensitive))
     return inputs
 
 
@@ -272,12 +286,29 @@ def _ref(expression: str) -> str:
     return "${" + expression + "}"
 
 
-def _terraform_block(config: DeploymentConfig, major: int, *, state_bucket: str, state_key: str) -> dict[str, Any]:
-    providers = {
-        "aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_BY_MAJOR[major]},
-        "kubernetes": {"source": "hashicorp/kubernetes", "version": KUBERNETES_PROVIDER},
-        "helm": {"source": "hashicorp/helm", "version": HELM_PROVIDER},
-    }
+def required_providers(aws: ReleaseInterface, app: ReleaseInterface | None) -> dict[str, dict[str, str]]:
+    """Every provider the module trees require, with their constraints joined (Terraform intersects them anyway; the
+    root repeats them so that `terraform providers` shows what the modules ask), plus the ones we configure."""
+    releases = [release for release in (aws, app) if release is not None]
+    names = sorted({name for release in releases for name in release.providers()} | set(CONFIGURED_PROVIDERS))
+    providers: dict[str, dict[str, str]] = {}
+    for name in names:
+        sources = {release.providers()[name] for release in releases if name in release.providers()}
+        source = sources.pop() if len(sources) == 1 else CONFIGURED_PROVIDERS.get(name, (f"hashicorp/{name}", None))[0]
+        constraints = list(dict.fromkeys(c for release in releases for c in release.provider_constraints(name)))
+        own = CONFIGURED_PROVIDERS.get(name, (source, None))[1]
+        if not constraints and own:
+            constraints = [own]
+        entry = {"source": source}
+        if constraints:
+            entry["version"] = ", ".join(constraints)
+        providers[name] = entry
+    return providers
+
+
+def _terraform_block(
+    config: DeploymentConfig, releases: _Releases, *, state_bucket: str, state_key: str
+) -> dict[str, Any]:
     backend = {
         "bucket": state_bucket,
         "key": state_key,
@@ -288,39 +319,55 @@ def _terraform_block(config: DeploymentConfig, major: int, *, state_bucket: str,
     return {
         "terraform": {
             "required_version": "= " + config.deployer.terraform_version,
-            "required_providers": providers,
+            "required_providers": required_providers(releases.aws, releases.app),
             "backend": {"s3": backend},
         }
     }
 
 
-def _providers(config: DeploymentConfig, cluster_output: str) -> dict[str, Any]:
+def _cluster_output(aws: ReleaseInterface) -> str:
+    return next(name for name in READ_OUTPUTS["cluster_name"] if aws.has_output(name))
+
+
+def _providers(config: DeploymentConfig, aws: ReleaseInterface) -> dict[str, Any]:
     """aws with default tags; kubernetes and helm authenticated by `aws eks get-token` at every use.
 
-    The module's README examples also pass the `aws_eks_cluster_auth` token; with a saved plan applied after an
-    approval wait, that token (valid 15 minutes, read at plan time) would have expired, and a bearer token takes
-    precedence over `exec` in client-go, so only `exec` is rendered (the CodeBuild image ships the AWS CLI).
+    The cluster's endpoint and CA come from the module's root outputs where the release exports them (8.0.0 on: its
+    own `modules/app_eks/outputs.tf` says the data-source pattern fails on a clean first apply there), else from a
+    `data "aws_eks_cluster"` read by the name the module outputs (`cluster_id` before 5.0.0), as the module's own
+    examples do. The examples also pass the `aws_eks_cluster_auth` token; with a saved plan applied after an approval
+    wait, that token (valid 15 minutes, read at plan time) would have expired, and a bearer token takes precedence over
+    `exec` in client-go, so only `exec` is rendered (the CodeBuild image ships the AWS CLI).
     """
-    cluster = f"data.aws_eks_cluster.{EKS_DATA_NAME}"
+    module = f"module.{AWS_MODULE_NAME}"
     region = config.deployer.region
+    cluster_name = _ref(f"{module}.{_cluster_output(aws)}")
+    document: dict[str, Any] = {}
+    if all(aws.has_output(name) for name in CLUSTER_ENDPOINT_OUTPUTS):
+        host = _ref(f"{module}.cluster_endpoint")
+        certificate = _ref(f"base64decode({module}.cluster_certificate_authority_data)")
+    else:
+        cluster = f"data.aws_eks_cluster.{EKS_DATA_NAME}"
+        host = _ref(f"{cluster}.endpoint")
+        certificate = _ref(f"base64decode({cluster}.certificate_authority[0].data)")
+        cluster_name = _ref(f"{cluster}.name")
+        document["data"] = {"aws_eks_cluster": {EKS_DATA_NAME: {"name": _ref(f"{module}.{_cluster_output(aws)}")}}}
     kubernetes = {
-        "host": _ref(f"{cluster}.endpoint"),
-        "cluster_ca_certificate": _ref(f"base64decode({cluster}.certificate_authority[0].data)"),
+        "host": host,
+        "cluster_ca_certificate": certificate,
         "exec": {
             "api_version": "client.authentication.k8s.io/v1beta1",
             "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", _ref(f"{cluster}.name"), "--region", region],
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
         },
     }
     tags = {**DEFAULT_TAGS, DEPLOYMENT_TAG: config.deployment}
-    return {
-        "provider": {
-            "aws": {"region": region, "default_tags": {"tags": tags}},
-            "kubernetes": kubernetes,
-            "helm": {"kubernetes": kubernetes},
-        },
-        "data": {"aws_eks_cluster": {EKS_DATA_NAME: {"name": _ref(f"module.{AWS_MODULE_NAME}.{cluster_output}")}}},
+    document["provider"] = {
+        "aws": {"region": region, "default_tags": {"tags": tags}},
+        "kubernetes": kubernetes,
+        "helm": {"kubernetes": kubernetes},
     }
+    return dict(sorted(document.items()))
 
 
 def _variables(inputs: Iterable[_Input]) -> dict[str, Any]:
@@ -333,47 +380,36 @@ def _variables(inputs: Iterable[_Input]) -> dict[str, Any]:
         }
     }
     for item in inputs:
-        declared[item.variable] = {"type": item.type}
+        declared[item.variable] = {"type": item.type, "sensitive": True} if item.sensitive else {"type": item.type}
     return {"variable": declared}
 
 
-def _modules(config: DeploymentConfig, infra: list[_Input], app: list[_Input]) -> dict[str, Any]:
+def _modules(config: DeploymentConfig, infra: list[_Input], app: list[_Input], releases: _Releases) -> dict[str, Any]:
     deployer = config.deployer
     infra_call: dict[str, Any] = {"source": AWS_MODULE, "version": deployer.module_version}
     infra_call.update({item.module_input: _ref(f"var.{item.variable}") for item in infra})
-    if deployer.generation == "operator":
-        infra_call[LICENSE_VARIABLE] = _ref(f"var.{LICENSE_VARIABLE}")
+    if releases.wiring is None:
+        if LICENSE_VARIABLE in releases.aws:
+            infra_call[LICENSE_VARIABLE] = _ref(f"var.{LICENSE_VARIABLE}")
         return {"module": {AWS_MODULE_NAME: infra_call}}
-    outputs = f"module.{AWS_MODULE_NAME}"
     app_call: dict[str, Any] = {"source": APP_MODULE, "version": deployer.app_module_version}
-    app_call.update({item.module_input: _ref(f"var.{item.variable}") for item in app})
-    # The wiring of W&B's own guide for the pre-operator modules.
+    merged = releases.wiring.merged_inputs
     app_call.update(
-        {
-            LICENSE_VARIABLE: _ref(f"var.{LICENSE_VARIABLE}"),
-            "host": _ref(f"{outputs}.url"),
-            "bucket": "s3://" + _ref(f"{outputs}.bucket_name"),
-            "bucket_aws_region": _ref(f"{outputs}.bucket_region"),
-            "bucket_kms_key_arn": _ref(f"{outputs}.kms_key_arn"),
-            "bucket_queue": _ref(_BUCKET_QUEUE),
-            "database_connection_string": "mysql://" + _ref(f"{outputs}.database_connection_string"),
-            "depends_on": [outputs],
-        }
+        {item.module_input: _ref(f"var.{item.variable}") for item in app if item.module_input not in merged}
     )
+    # The wiring of the aws module's own example at this release (see legacy_wiring.py).
+    app_call.update(releases.wiring.arguments)
+    app_call["depends_on"] = [f"module.{AWS_MODULE_NAME}"]
     return {"module": {AWS_MODULE_NAME: infra_call, APP_MODULE_NAME: app_call}}
 
 
-def _outputs(cluster_output: str) -> dict[str, Any]:
-    """The non-sensitive outputs later states read; the queue name is null with the internal queue."""
+def _outputs(aws: ReleaseInterface) -> dict[str, Any]:
+    """The non-sensitive outputs later states read, under our names, from the outputs this release has; the queue
+    name is null with the internal queue."""
     module = f"module.{AWS_MODULE_NAME}"
-    return {
-        "locals": {"bucket_queue_name": _ref(f"try({module}.bucket_queue_name, null)")},
-        "output": {
-            "url": {"value": _ref(f"{module}.url")},
-            "bucket_name": {"value": _ref(f"{module}.bucket_name")},
-            "bucket_queue_name": {"value": _ref("local.bucket_queue_name")},
-            "bucket_region": {"value": _ref(f"{module}.bucket_region")},
-            "cluster_name": {"value": _ref(f"{module}.{cluster_output}")},
-            "kms_key_arn": {"value": _ref(f"{module}.kms_key_arn")},
-        },
-    }
+    outputs: dict[str, Any] = {}
+    for ours, candidates in READ_OUTPUTS.items():
+        theirs = next((name for name in candidates if aws.has_output(name)), None)
+        if theirs is not None:
+            outputs[ours] = {"value": _ref(f"{module}.{theirs}")}
+    return {"output": outputs}
