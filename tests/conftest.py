@@ -57,7 +57,9 @@ def socket_guard(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test declares what it is: `unit` (moto in-process, loopback only) or `e2e` (the sandbox)."""
-    unmarked = [item.nodeid for item in items if not ({"unit", "e2e"} & {mark.name for mark in item.iter_markers()})]
+    """Every test declares what it is: `unit` (moto in-process, loopback only), `e2e` (the sandbox) or `network`
+    (needs the Terraform registry; skipped without it)."""
+    kinds = {"unit", "e2e", "network"}
+    unmarked = [item.nodeid for item in items if not (kinds & {mark.name for mark in item.iter_markers()})]
     if unmarked:
-        raise pytest.UsageError("tests without a unit/e2e marker: " + ", ".join(unmarked[:10]))
+        raise pytest.UsageError("tests without a unit/e2e/network marker: " + ", ".join(unmarked[:10]))

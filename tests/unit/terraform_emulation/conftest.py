@@ -11,7 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.unit.terraform_emulation.workspaces import LICENSE_SECRET, STATE_BUCKET, Result, render_workspace
+from tests.unit.terraform_emulation.workspaces import (
+    LICENSE_SECRET,
+    STATE_BUCKET,
+    TERRAFORM_VERSION,
+    Result,
+    render_workspace,
+)
 from wbd.sandbox.terraform_emulation.cli import main
 
 
@@ -30,7 +36,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws: None) -> Pat
     monkeypatch.chdir(directory)
     monkeypatch.setenv("TF_VAR_license", LICENSE_SECRET)
     monkeypatch.setenv("WBD_SANDBOX_TIME_SCALE", "100")
-    for name in ("WBD_SANDBOX_FAULT_TERRAFORM", "WBD_SANDBOX_WANDB_URL", "WBD_TERRAFORM_VERSION"):
+    monkeypatch.setenv("WBD_TERRAFORM_VERSION", TERRAFORM_VERSION)
+    for name in ("WBD_SANDBOX_FAULT_TERRAFORM", "WBD_SANDBOX_WANDB_URL"):
         monkeypatch.delenv(name, raising=False)
     return directory
 

@@ -17,7 +17,13 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.unit.terraform_emulation.workspaces import LICENSE_SECRET, STATE_BUCKET, STATE_KEY, render_workspace
+from tests.unit.terraform_emulation.workspaces import (
+    LICENSE_SECRET,
+    STATE_BUCKET,
+    STATE_KEY,
+    TERRAFORM_VERSION,
+    render_workspace,
+)
 from wbd.sandbox.terraform_emulation.install import install_terraform_emulation
 
 pytestmark = pytest.mark.unit
@@ -43,7 +49,12 @@ def build_env(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=STATE_BUCKET)
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("WBD_", "TF_VAR_", "PYTEST"))}
     environment.update(
-        {"AWS_ENDPOINT_URL": endpoint, "TF_VAR_license": LICENSE_SECRET, "WBD_SANDBOX_TIME_SCALE": "100"}
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "TF_VAR_license": LICENSE_SECRET,
+            "WBD_SANDBOX_TIME_SCALE": "100",
+            "WBD_TERRAFORM_VERSION": TERRAFORM_VERSION,
+        }
     )
     return environment
 

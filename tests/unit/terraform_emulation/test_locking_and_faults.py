@@ -114,11 +114,16 @@ def test_missing_license_fails_like_a_required_variable(
     assert '"license"' in result.err
 
 
-def test_legacy_generation_needs_no_license(workspace: Path, terraform: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_legacy_generation_needs_the_license_too(
+    workspace: Path, terraform: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the app module's `license` has no default in any wandb/wandb/kubernetes release (the contract)
     monkeypatch.delenv("TF_VAR_license")
     render_workspace(workspace, module_version="2.8.0", legacy=True)
     assert terraform("init", "-input=false").code == 0
-    assert terraform(*PLAN).code == 2
+    result = terraform(*PLAN)
+    assert result.code == 1
+    assert 'The root module input variable "license" is not set' in result.err
 
 
 def test_license_never_appears_anywhere(workspace: Path, terraform: Any, init_plan_apply: Any) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.unit.terraform_emulation.workspaces import (
     STATE_BUCKET,
     STATE_KEY,
+    TERRAFORM_VERSION,
     actions_by_address,
     render_workspace,
     show_plan,
@@ -83,7 +84,7 @@ def test_first_plan_creates_the_wiring_in_terraform_json_format(workspace: Path,
 
     plan = show_plan(terraform)
     assert plan["format_version"] == "1.2"
-    assert plan["terraform_version"] == "1.9.8"
+    assert plan["terraform_version"] == TERRAFORM_VERSION
     assert plan["applyable"] is True and plan["complete"] is True and plan["errored"] is False
     actions = actions_by_address(plan)
     assert set(actions) == {

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from tests.unit.terraform_emulation.workspaces import LICENSE_SECRET
-from tests.unit.workspace.conftest import STATE_BUCKET, legacy_config, operator_config
+from tests.unit.workspace.conftest import STATE_BUCKET, TERRAFORM_VERSION, legacy_config, operator_config
 from wandb_deployer.workspace import render_workspace
 
 pytestmark = pytest.mark.unit
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.unit
 def test_rendered_workspace_plans_and_applies(
     workspace: Path, terraform: Any, monkeypatch: pytest.MonkeyPatch, config: Any
 ) -> None:
+    monkeypatch.setenv("WBD_TERRAFORM_VERSION", TERRAFORM_VERSION)  # the version the workspace pins
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=STATE_BUCKET)
     for path in workspace.iterdir():
         path.unlink()

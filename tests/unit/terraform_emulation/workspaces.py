@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wandb_deployer.config.model import DeployerSettings, DeploymentConfig
+from wandb_deployer.workspace import render_workspace as deployer_render
+
 STATE_BUCKET = "wbd-state-test"
+TERRAFORM_VERSION = "1.10.5"
 STATE_KEY = "deployments/prod/terraform.tfstate"
 LICENSE_SECRET = "LICENSE-SECRET-7c1f0e-do-not-print"
 
@@ -32,28 +36,31 @@ def render_workspace(
     bucket_name: str | None = None,
     legacy: bool = False,
 ) -> None:
-    """What the deployer renders: backend + module call in main.tf.json, user values only in tfvars."""
-    modules: dict[str, Any] = {
-        "wandb_infra": {"source": "wandb/wandb/aws", "version": module_version, "namespace": "${var.namespace}"},
+    """The workspace the deployer's own renderer makes for a minimal valid config of that module release."""
+    infra: dict[str, Any] = {
+        "namespace": namespace,
+        "domain_name": "example.com",
+        "subdomain": "wandb",
+        "zone_id": "Z0123456789",
+        "allowed_inbound_cidr": ["0.0.0.0/0"],
+        "allowed_inbound_ipv6_cidr": ["::/0"],
+        "eks_cluster_version": "1.31",
+    }
+    if module_version == "8.0.0":
+        infra["kubernetes_legacy_cluster_creator_admin"] = False
+    if use_internal_queue is not None:
+        infra["use_internal_queue"] = use_internal_queue
+    if bucket_name is not None:
+        infra["bucket_name"] = bucket_name
+    settings: dict[str, Any] = {
+        "generation": "legacy" if legacy else "operator",
+        "module_version": module_version,
+        "terraform_version": TERRAFORM_VERSION,
     }
     if legacy:
-        modules["wandb_app"] = {"source": "wandb/wandb/kubernetes", "version": "1.14.0"}
-    main_tf = {
-        "terraform": {
-            "required_version": ">= 1.9",
-            "backend": {"s3": {"bucket": STATE_BUCKET, "key": STATE_KEY, "region": "us-east-1", "use_lockfile": True}},
-        },
-        "provider": {"aws": {"region": "us-east-1"}},
-        "variable": {"namespace": {"type": "string"}, "license": {"type": "string", "sensitive": True}},
-        "module": modules,
-    }
-    tfvars: dict[str, Any] = {"namespace": namespace, "domain_name": "example.com", "subdomain": "wandb"}
-    if use_internal_queue is not None:
-        tfvars["use_internal_queue"] = use_internal_queue
-    if bucket_name is not None:
-        tfvars["bucket_name"] = bucket_name
-    (directory / "main.tf.json").write_text(json.dumps(main_tf), encoding="utf-8")
-    (directory / "terraform.tfvars.json").write_text(json.dumps(tfvars), encoding="utf-8")
+        settings["app_module_version"] = "1.14.0"
+    config = DeploymentConfig(deployment="prod", deployer=DeployerSettings(**settings), infra=infra)
+    deployer_render(config, state_bucket=STATE_BUCKET).write_to(directory)
 
 
 def show_plan(terraform: Any, path: str = "tfplan") -> dict[str, Any]:

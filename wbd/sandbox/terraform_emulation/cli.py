@@ -13,11 +13,12 @@ from pathlib import Path
 from wbd.sandbox.faults import take_fault_from_file
 from wbd.sandbox.terraform_emulation import EMULATION_LABEL
 from wbd.sandbox.terraform_emulation.apply import apply_saved_plan
+from wbd.sandbox.terraform_emulation.configuration import check_init, check_plan
 from wbd.sandbox.terraform_emulation.environment import clear_caches, read_environment
 from wbd.sandbox.terraform_emulation.errors import (
     BackendNotInitializedError,
+    ConfigurationError,
     InjectedFaultError,
-    RequiredVariableMissingError,
     TerraformEmulationError,
     UsageError,
 )
@@ -151,6 +152,7 @@ def cmd_version(arguments: Arguments, directory: Path) -> int:
 def cmd_init(arguments: Arguments, directory: Path) -> int:
     workspace = load_workspace(directory)
     _say(BANNER)
+    provider_lines = check_init(directory, read_environment().terraform_version)
     _say("Initializing the backend...")
     check_backend_bucket(workspace.backend)
     (directory / INIT_DIR).mkdir(exist_ok=True)
@@ -169,6 +171,7 @@ def cmd_init(arguments: Arguments, directory: Path) -> int:
         + ", ".join(call.name for call in (workspace.aws_module, *workspace.other_modules))
         + ")"
     )
+    _say("Initializing provider plugins... (emulated: no provider is installed)\n" + "\n".join(provider_lines))
     _say("\nTerraform has been successfully initialized!")
     return 0
 
@@ -176,11 +179,6 @@ def cmd_init(arguments: Arguments, directory: Path) -> int:
 def cmd_plan(arguments: Arguments, directory: Path) -> int:
     workspace = _workspace(directory)
     environment = read_environment()
-    if workspace.license_required and not environment.license_provided:
-        raise RequiredVariableMissingError(
-            'The root module input variable "license" is not set, and has no default value. Use a -var or '
-            "-var-file command line argument to provide a value for this variable."
-        )
     _say(BANNER)
     refresh_only = arguments.boolean("refresh-only")
     out = arguments.flags.get("out")
@@ -188,6 +186,8 @@ def cmd_plan(arguments: Arguments, directory: Path) -> int:
     with state_lock(backend, PLAN_LOCK, _lock_timeout(arguments)):
         _fault("plan")
         prior = load_state(workspace.backend)
+        first_install = prior is None or not prior.resources
+        check_plan(directory, workspace.variables, environment.tf_variables, first_install)
         for record in prior.resources if prior else ():
             _say(f"{record.address}: Refreshing state... [id={record.attributes.get('id', '')}]")
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -290,10 +290,12 @@ COMMANDS: dict[str, tuple[Command, set[str], set[str]]] = {
 
 
 def _print_error(exc: TerraformEmulationError) -> None:
-    text = f"\nError: {exc.summary}\n"
-    if exc.detail:
-        text += f"\n{exc.detail}\n"
-    print(text, file=sys.stderr, flush=True)
+    diagnostics = exc.diagnostics if isinstance(exc, ConfigurationError) else [(exc.summary, exc.detail)]
+    for summary, detail in diagnostics:
+        text = f"\nError: {summary}\n"
+        if detail:
+            text += f"\n{detail}\n"
+        print(text, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

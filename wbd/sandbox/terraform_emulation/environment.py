@@ -32,6 +32,7 @@ class EmulationEnvironment(BaseModel):
     wandb_url: str = ""
     aws_region: str = "us-east-1"
     license_provided: bool = False
+    tf_variables: frozenset[str] = frozenset()  # names given as TF_VAR_<name> (values never read)
     who: str = "unknown@localhost"
     faults_file: Path | None = None
 
@@ -54,6 +55,7 @@ def read_environment() -> EmulationEnvironment:
         "wandb_url": os.environ.get("WBD_SANDBOX_WANDB_URL", ""),
         "aws_region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "license_provided": "TF_VAR_license" in os.environ,
+        "tf_variables": frozenset(name.removeprefix("TF_VAR_") for name in os.environ if name.startswith("TF_VAR_")),
         "who": _who(),
         "faults_file": os.environ.get("WBD_SANDBOX_FAULTS_FILE") or None,
     }

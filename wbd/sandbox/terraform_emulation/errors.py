@@ -48,12 +48,6 @@ class BackendBucketMissingError(TerraformEmulationError):
     summary = "Failed to get existing workspaces: S3 bucket does not exist."
 
 
-class RequiredVariableMissingError(TerraformEmulationError):
-    """A required root variable has no value (the license from module 4.0.0 on)."""
-
-    summary = "No value for required variable"
-
-
 class StateLockError(TerraformEmulationError):
     """The state lock is held by someone else and -lock-timeout ran out."""
 
@@ -94,3 +88,15 @@ class InjectedFaultError(TerraformEmulationError):
     """The sandbox asked for a failure (WBD_SANDBOX_FAULT_TERRAFORM)."""
 
     summary = "Injected fault"
+
+
+class ConfigurationError(TerraformEmulationError):
+    """What real Terraform refuses in a configuration before touching any resource; one or more diagnostics, each
+    with Terraform's own summary and detail (read from hashicorp/terraform and hashicorp/hcl at v1.10.5)."""
+
+    summary = "Invalid configuration"
+
+    def __init__(self, diagnostics: list[tuple[str, str]]) -> None:
+        self.diagnostics = diagnostics
+        summary, detail = diagnostics[0]
+        super().__init__(detail, summary=summary)

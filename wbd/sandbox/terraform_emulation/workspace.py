@@ -78,11 +78,6 @@ class Workspace(BaseModel):
         return self.aws_module.major >= FIRST_OPERATOR_MAJOR
 
     @property
-    def license_required(self) -> bool:
-        """`license` is a required root input of the aws module from 4.0.0."""
-        return self.operator_generation
-
-    @property
     def initialized(self) -> bool:
         return (self.directory / INIT_DIR).is_dir()
 
