@@ -77,6 +77,42 @@ def test_validate_an_invalid_file_prints_every_problem_on_stderr(runner: CliRunn
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("version", ["9.9.9", "8.0.99"])
+def test_validate_refuses_a_module_release_that_does_not_exist(runner: CliRunner, tmp_path: Path, version: str) -> None:
+    path = tmp_path / "future.yaml"
+    path.write_text((REPO / "examples" / "operator.yaml").read_text().replace('"8.0.0"', f'"{version}"'))
+
+    result = runner.invoke(app, ["config", "validate", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"deployer/module_version: {version} is not a release of wandb/wandb/aws (nearest: 8.0.0, 7.18.2, 7.18.1)"
+    ]
+
+
+def test_validate_is_exact_for_7_18_2(runner: CliRunner, tmp_path: Path) -> None:
+    text = (REPO / "examples" / "operator.yaml").read_text().replace('"8.0.0"', '"7.18.2"')
+    text = text.replace("  kubernetes_legacy_cluster_creator_admin: false", "  kubernetes_min_nodes_per_az: 2")
+    path = tmp_path / "seven.yaml"
+    path.write_text(text)
+    assert runner.invoke(app, ["config", "validate", str(path)]).exit_code == 0
+
+    path.write_text(text.replace("kubernetes_min_nodes_per_az: 2", "kubernetes_node_count: 2"))
+    result = runner.invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "infra/kubernetes_node_count: not an input of wandb/wandb/aws 7.18.2: an input of wandb/wandb/aws "
+        "4.3.0 - 4.24.0 (removed in 5.0.0)"
+    )
+
+
+def test_validate_accepts_wandb_replicas_with_the_app_module_1_14_1(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "replicas.yaml"
+    path.write_text((REPO / "examples" / "legacy.yaml").read_text() + "  wandb_replicas: 2\n")
+    result = runner.invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
 def test_validate_an_unreadable_file(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["config", "validate", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2
