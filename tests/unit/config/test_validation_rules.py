@@ -346,6 +346,33 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         "4.3.0 - 4.24.0 (removed in 5.0.0)",
     ),
     ("wandb_replicas on app 1.14.1", "legacy", {"app.wandb_replicas": 2}, None),
+    # required without a default (1.16.9-1.16.10): "" is a value the module reads as "use the module's key"
+    (
+        "required input set to empty on 1.16.10",
+        "legacy",
+        {
+            "deployer.module_version": "1.16.10",
+            "infra.database_performance_insights_kms_key_arn": "",
+            "infra.create_elasticache": False,
+        },
+        None,
+    ),
+    (
+        "required input missing on 1.16.10",
+        "legacy",
+        {"deployer.module_version": "1.16.10", "infra.create_elasticache": False},
+        "infra/database_performance_insights_kms_key_arn: missing: required by wandb/wandb/aws 1.16.10",
+    ),
+    (
+        "required input null on 1.16.10",
+        "legacy",
+        {
+            "deployer.module_version": "1.16.10",
+            "infra.database_performance_insights_kms_key_arn": None,
+            "infra.create_elasticache": False,
+        },
+        "infra/database_performance_insights_kms_key_arn: has no value; wandb/wandb/aws 1.16.10 requires it",
+    ),
     (
         "wandb_replicas on app 1.6.0",
         "legacy",
