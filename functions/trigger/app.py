@@ -7,11 +7,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
-from aws_lambda_powertools.utilities.parser.envelopes import EventBridgeEnvelope
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wandb_deployer.deploy.trigger_step import on_parameter_change
-from wandb_deployer.events import ParameterStoreChange
+from wandb_deployer.events import ParameterStoreChangeEvent
 from wandb_deployer.settings import get_settings
 
 logger = Logger()
@@ -22,9 +21,14 @@ metrics = Metrics()
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=ParameterStoreChange, envelope=EventBridgeEnvelope)
-def lambda_handler(event: ParameterStoreChange, context: LambdaContext) -> dict[str, Any]:
-    logger.append_keys(parameter=event.name, operation=event.operation)
-    execution_arn = on_parameter_change(event.name, get_settings())
-    metrics.add_metric(name="RunStarted" if execution_arn else "ChangeCoalesced", unit=MetricUnit.Count, value=1)
-    return {"execution_arn": execution_arn}
+@event_parser(model=ParameterStoreChangeEvent)
+def lambda_handler(event: ParameterStoreChangeEvent, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(parameter=event.detail.name, operation=event.detail.operation)
+    outcome = on_parameter_change(event, get_settings(), function_arn=context.invoked_function_arn)
+    if outcome.ignored is not None:
+        metrics.add_dimension(name="reason", value=outcome.ignored)
+        metrics.add_metric(name="ParameterChangeIgnored", unit=MetricUnit.Count, value=1)
+    else:
+        name = "RunStarted" if outcome.execution_arn else "ChangeCoalesced"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    return {"execution_arn": outcome.execution_arn, "ignored": outcome.ignored}

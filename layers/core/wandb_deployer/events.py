@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class ParameterStoreChange(BaseModel):
-    """detail of `aws.ssm` / `Parameter Store Change`."""
+    """detail of `aws.ssm` / `Parameter Store Change`.
+
+    AWS documents the operations Create, Update, Delete and LabelParameterVersion (sysman-paramstore-cwe), and an
+    `exception` naming why an operation failed (parameter-store-ec2-aliases: `"exception": "Unable to Describe
+    Resource"` on a Create that did not happen)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -17,6 +21,13 @@ class ParameterStoreChange(BaseModel):
     name: str
     type: str = ""
     description: str = ""
+    exception: str | None = None
+
+
+class ParameterStoreChangeEvent(EventBridgeModel):
+    """The whole `Parameter Store Change` event: the envelope's account and region decide whether it is ours."""
+
+    detail: ParameterStoreChange
 
 
 class UpgradeRequestedEvent(EventBridgeModel):
