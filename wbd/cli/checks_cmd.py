@@ -14,11 +14,13 @@ from rich.table import Table
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import load_deployment_config
+from wandb_deployer.deploy.health_step import assess_health
 from wandb_deployer.deploy.verify_step import read_outputs
 from wandb_deployer.errors import DeployerError, PlanNotFoundError
 from wandb_deployer.states import Finding, HealthResult, TerraformOutputs, WiringResult
-from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.probe import probe_wiring
+from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue, verify_wiring
 from wbd.cli.directory import load_directory
 
@@ -79,20 +81,31 @@ def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bo
         s3=s3,
         sqs=sqs,
     )
+    deployer = config.deployer
+    reads_queue = bool(wandb_reads_queue(deployer.generation, deployer.module_version, deployer.app_module_version))
     delivered = False
     if probe and wiring.passed and wiring.expects_queue and outputs.bucket_queue_name:
         queue_url = str(sqs.get_queue_url(QueueName=outputs.bucket_queue_name)["QueueUrl"])
-        missed = probe_wiring(bucket=outputs.bucket_name, queue_url=queue_url, s3=s3, sqs=sqs)
+        missed = probe_wiring(
+            bucket=outputs.bucket_name, queue_url=queue_url, s3=s3, sqs=sqs, wandb_reads_queue=reads_queue
+        )
         delivered = missed is None
         if missed is not None:
-            wiring = wiring.model_copy(update={"findings": [*wiring.findings, missed], "passed": False})
+            passed = wiring.passed and missed.severity != "error"
+            wiring = wiring.model_copy(update={"findings": [*wiring.findings, missed], "passed": passed})
     desired = config.app.get("wandb_version") if config.deployer.generation == "legacy" else None
-    health = check_health(
+    zone_id = config.infra.get("zone_id")
+    health = assess_health(
         url=outputs.url,
-        generation=config.deployer.generation,
+        generation=deployer.generation,
         attempt=0,
         api_key=config.api_key.get_secret_value() if config.api_key else None,
         desired_version=str(desired) if desired else None,
+        wandb_host=wandb_fqdn(config.infra),
+        zone_id=zone_id if isinstance(zone_id, str) else "",
+        region=deployer.region,
+        queue_name=outputs.bucket_queue_name,
+        reads_queue=reads_queue,
     )
     return VerificationReport(outputs=outputs, wiring=wiring, health=health, probe_delivered=delivered)
 

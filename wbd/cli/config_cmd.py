@@ -80,9 +80,21 @@ def _fingerprint(config: DeploymentConfig) -> str:
     return desired_fingerprint(config)
 
 
+EgressOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--deployer-egress",
+        help="A CIDR the deployer's health checks come from (the stack's HealthCheckEgressCidrs; repeatable).",
+    ),
+]
+
+
 @app.command()
-def validate(file: FileArgument) -> None:
-    """Validate FILE against the W&B module release's contract; print a summary, or every problem (exit 2)."""
+def validate(file: FileArgument, deployer_egress: EgressOption = None) -> None:
+    """Validate FILE against the W&B module release's contract; print a summary and any warnings, or every problem
+    (exit 2). Warnings do not fail validation."""
+    from wandb_deployer.config.config_warnings import config_warnings
+
     config = _load(file)
     deployer = config.deployer
     modules = f"wandb/wandb/aws {deployer.module_version}"
@@ -98,6 +110,8 @@ def validate(file: FileArgument) -> None:
     table.add_row("fingerprint", _fingerprint(config))
     out.print(f"[green]valid[/green]: {file}")
     out.print(table)
+    for line in config_warnings(config, deployer_egress=deployer_egress or ()):
+        out.print(Text("warning: ", style="yellow") + Text(line), soft_wrap=True)
 
 
 @app.command()

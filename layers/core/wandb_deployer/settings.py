@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -25,6 +25,15 @@ class Settings(BaseModel):
     codebuild_project_name: str = ""
     aws_region: str = "us-east-1"
     approval_timeout_seconds: int = 86400
+    # Where the health checks come from (template parameter HealthCheckEgressCidrs; empty: no fixed address known).
+    health_check_egress_cidrs: tuple[str, ...] = ()
+
+    @field_validator("health_check_egress_cidrs", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
 
 _ENV_NAMES = {
@@ -39,6 +48,7 @@ _ENV_NAMES = {
     "codebuild_project_name": "CODEBUILD_PROJECT_NAME",
     "aws_region": "AWS_REGION",
     "approval_timeout_seconds": "APPROVAL_TIMEOUT_SECONDS",
+    "health_check_egress_cidrs": "HEALTH_CHECK_EGRESS_CIDRS",
 }
 
 

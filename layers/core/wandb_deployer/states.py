@@ -72,6 +72,10 @@ class LoadConfigResult(StateModel):
     probe: bool = False
     paused: bool = False
     desired_generation: int = 0  # the desired-state counter this run snapshotted (compared at the end of the run)
+    warnings: list[str] = Field(default_factory=list)  # non-fatal config problems, recorded with the run
+    wandb_host: str = ""  # the module's fqdn (<subdomain>.<domain_name>): its alias record leads to the load balancer
+    zone_id: str = ""  # the Route53 zone holding that record
+    wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
 
 
 class ChangeCounts(StateModel):
@@ -139,6 +143,7 @@ class VerifyInput(StateModel):
     run_prefix: str
     expects_queue: bool
     probe: bool = False
+    wandb_reads_queue: bool = False  # W&B may take the probe's event first
 
 
 class WiringResult(StateModel):
@@ -159,6 +164,11 @@ class HealthInput(StateModel):
     attempt: int = 0
     timeout_seconds: int = 900
     interval_seconds: int = 20
+    wandb_host: str = ""  # with zone_id: find the load balancer and read its targets' health
+    zone_id: str = ""
+    region: str = ""  # the deployment's region (the load balancer and the queue's metrics live there)
+    queue_name: str | None = None
+    reads_queue: bool = False  # check that W&B consumes `queue_name`
 
 
 class HealthResult(StateModel):
@@ -181,6 +191,8 @@ class RecordRunInput(StateModel):
     counts: ChangeCounts | None = None
     error: str | None = None
     cause: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # config warnings of the run
+    findings: list[Finding] = Field(default_factory=list)  # verification findings (warnings are recorded)
 
 
 class BuildRef(StateModel):

@@ -29,7 +29,11 @@ def test_valid_config_is_rendered_to_the_artifacts_bucket(deployer: dict[str, An
     assert result["deployment"] == "demo"
     assert result["run_prefix"] == "runs/demo/run-1/"
     assert result["license_parameter"] == "/wandb-deployer/demo/infra/license"
-    assert result["expects_queue"] is True
+    assert result["expects_queue"] is False  # the example uses W&B's internal queue, as the module's examples do
+    assert (result["wandb_host"], result["zone_id"]) == ("wandb.example.com", "Z0123456789ABCDEFGHIJ")
+    assert result["wandb_reads_queue"] is False
+    # its office ranges keep the deployer out: a warning the run records (and that fails nothing)
+    assert [w for w in result["warnings"] if w.startswith("infra/allowed_inbound_cidr: admits only")]
     assert LICENSE not in json.dumps(result)
     # and the bundle holds the workspace, the buildspec and the runner, without the license.
     body = boto3.client("s3").get_object(Bucket="artifacts", Key=result["workspace"]["key"])["Body"].read()

@@ -156,6 +156,17 @@ def test_rejected_api_key_leaves_the_version_unreadable(tls: WandbStandIn) -> No
     assert "401" in result.findings[0].message
 
 
+def test_a_null_latest_local_version_info_says_what_it_means_not_check_the_key(tls: WandbStandIn) -> None:
+    # W&B's schema: `latestLocalVersionInfo: LocalVersionInfo` is nullable; the key was accepted.
+    tls.report_version(False)
+    result = check(tls)
+    assert result.healthy and result.server_version is None
+    ((code, severity, message, hint),) = [(f.code, f.severity, f.message, f.fix_hint) for f in result.findings]
+    assert (code, severity) == ("VERSION_NOT_REPORTED", "warning")
+    assert "accepted the API key" in message and "null" in message
+    assert "the API key is fine" in hint and "check the API key" not in hint
+
+
 def test_timeout(tls: WandbStandIn) -> None:
     tls.set_delay(2)
     result = check(tls, timeout=0.3)

@@ -76,6 +76,17 @@ def test_probe_without_notification_reports_no_event(wiring: Wiring) -> None:
     assert bodies_left(wiring) == []
 
 
+def test_a_missing_event_on_a_queue_wandb_reads_is_only_a_warning(wiring: Wiring) -> None:
+    # W&B (legacy generation: bucket_queue = sqs://<queue>) may receive and delete the probe's event first.
+    wiring.s3.put_bucket_notification_configuration(Bucket=NAME, NotificationConfiguration={})
+    found = probe_wiring(
+        bucket=NAME, queue_url=wiring.queue_url, s3=wiring.s3, sqs=wiring.sqs, timeout_seconds=1, wandb_reads_queue=True
+    )
+    assert found is not None
+    assert (found.code, found.severity) == ("PROBE_NO_EVENT", "warning")
+    assert "W&B reads this queue" in found.message
+
+
 def test_probe_ignores_events_for_other_keys(wiring: Wiring) -> None:
     wiring.set_notification(
         {

@@ -1,15 +1,24 @@
-"""One health attempt on the W&B endpoint; the workflow waits and retries until the deployment's deadline."""
+"""One health attempt on the W&B endpoint; the workflow waits and retries until the deployment's deadline.
+
+An attempt checks the endpoints (HTTP, TLS, version); when they fail it asks AWS for the load balancer's view (a W&B
+that admits only allowed_inbound_cidr is healthy but out of the deployer's reach); once W&B is healthy it checks that
+W&B consumes its file-storage queue where the release makes W&B read one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from wandb_deployer.aws_clients import client
+from wandb_deployer.config.model import Generation
 from wandb_deployer.deploy.paths import parameter_name
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import HealthInput, HealthResult
 from wandb_deployer.verification.aws_calls import aws_call
 from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.load_balancer import load_balancer_health
+from wandb_deployer.verification.queue_consumption import queue_consumption_findings
+from wandb_deployer.verification.reach import judge_reach
 
 
 def _optional_parameter(name: str, ssm: Any) -> str | None:
@@ -18,6 +27,35 @@ def _optional_parameter(name: str, ssm: Any) -> str | None:
         "ssm:GetParameter", ssm.get_parameter, not_found=("ParameterNotFound",), Name=name, WithDecryption=True
     )
     return None if found is None else str(found["Parameter"]["Value"])
+
+
+def assess_health(
+    *,
+    url: str,
+    generation: Generation,
+    attempt: int,
+    api_key: str | None,
+    desired_version: str | None,
+    wandb_host: str = "",
+    zone_id: str = "",
+    region: str = "",
+    queue_name: str | None = None,
+    reads_queue: bool = False,
+) -> HealthResult:
+    """The endpoints' health, corrected by the load balancer's view, plus W&B's use of its queue (`wbd verify` too)."""
+    result = check_health(
+        url=url, generation=generation, attempt=attempt, api_key=api_key, desired_version=desired_version
+    )
+    if not result.healthy and wandb_host and zone_id:
+        balancer = load_balancer_health(
+            host=wandb_host, zone_id=zone_id, route53=client("route53"), elbv2=client("elbv2", region or None)
+        )
+        result = judge_reach(result, balancer, wandb_host)
+    if result.healthy and reads_queue and queue_name:
+        found = queue_consumption_findings(queue_name=queue_name, cloudwatch=client("cloudwatch", region or None))
+        if found:
+            result = result.model_copy(update={"findings": [*result.findings, *found], "healthy": False})
+    return result
 
 
 def check(request: HealthInput, settings: Settings) -> HealthResult:
@@ -29,12 +67,17 @@ def check(request: HealthInput, settings: Settings) -> HealthResult:
         if request.generation == "legacy"
         else None
     )
-    result = check_health(
+    result = assess_health(
         url=request.url,
         generation=request.generation,
         attempt=request.attempt,
         api_key=api_key,
         desired_version=desired_version,
+        wandb_host=request.wandb_host,
+        zone_id=request.zone_id,
+        region=request.region,
+        queue_name=request.queue_name,
+        reads_queue=request.reads_queue,
     )
     next_attempt = request.attempt + 1
     give_up = not result.healthy and next_attempt * request.interval_seconds >= request.timeout_seconds

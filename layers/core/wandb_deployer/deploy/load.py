@@ -10,11 +10,14 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from wandb_deployer.aws_clients import client
+from wandb_deployer.config.config_warnings import config_warnings
 from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.deploy.paths import parameter_name, run_prefix, workspace_key
 from wandb_deployer.runs.desired import current_desired_generation
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import LoadConfigInput, LoadConfigResult
+from wandb_deployer.verification.load_balancer import wandb_fqdn
+from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue
 from wandb_deployer.workspace.bundle import build_bundle
 from wandb_deployer.workspace.publish import publish_bundle
@@ -38,7 +41,11 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         s3=client("s3"),
     )
     logger.info("workspace rendered", fingerprint=rendered.fingerprint, files=len(rendered.files))
+    warnings = config_warnings(config, deployer_egress=settings.health_check_egress_cidrs)
+    if warnings:
+        logger.warning("config warnings", warnings=warnings)
     deployer = config.deployer
+    zone_id = config.infra.get("zone_id")
     return LoadConfigResult(
         deployment=config.deployment,
         fingerprint=rendered.fingerprint,
@@ -59,4 +66,10 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         probe=deployer.probe,
         paused=deployer.paused,
         desired_generation=generation,
+        warnings=warnings,
+        wandb_host=wandb_fqdn(config.infra),
+        zone_id=zone_id if isinstance(zone_id, str) else "",
+        wandb_reads_queue=bool(
+            wandb_reads_queue(deployer.generation, deployer.module_version, deployer.app_module_version)
+        ),
     )

@@ -21,7 +21,23 @@ _EVENT_BY_OUTCOME: dict[str, NotificationEvent] = {
 }
 
 
+def run_warnings(request: RecordRunInput) -> list[str]:
+    """What the run warns about: its config warnings, then its verification warnings as `CODE: message`."""
+    found = [f"{f.code}: {f.message}" for f in request.findings if f.severity == "warning"]
+    return [*request.warnings, *found]
+
+
+def _details(request: RecordRunInput, warnings: list[str]) -> dict[str, object] | None:
+    details: dict[str, object] = {}
+    if request.counts:
+        details.update({"plan_sha256": request.plan_sha256, "counts": request.counts.model_dump()})
+    if warnings:
+        details["warnings"] = warnings
+    return details or None
+
+
 def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
+    warnings = run_warnings(request)
     record_run_event(
         deployment=request.deployment,
         execution_arn=request.execution_arn,
@@ -30,9 +46,7 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
         fingerprint=request.fingerprint,
         error=request.error,
         cause=request.cause,
-        details=(
-            {"plan_sha256": request.plan_sha256, "counts": request.counts.model_dump()} if request.counts else None
-        ),
+        details=_details(request, warnings),
         started_at=request.started_at,
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
@@ -52,6 +66,7 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
             "cause": request.cause,
             "plan_sha256": request.plan_sha256,
             "counts": request.counts.model_dump() if request.counts else None,
+            **({"warnings": warnings} if warnings else {}),
         },
         sns=client("sns"),
         events=client("events"),

@@ -54,7 +54,13 @@ def verify(request: VerifyInput, settings: Settings, region: str | None = None) 
     if request.probe and request.expects_queue and result.passed and outputs.bucket_queue_name:
         found = aws_call("sqs:GetQueueUrl", sqs.get_queue_url, QueueName=outputs.bucket_queue_name)
         queue_url = str(found["QueueUrl"])
-        probe_finding = probe_wiring(bucket=outputs.bucket_name, queue_url=queue_url, s3=s3, sqs=sqs)
+        probe_finding = probe_wiring(
+            bucket=outputs.bucket_name,
+            queue_url=queue_url,
+            s3=s3,
+            sqs=sqs,
+            wandb_reads_queue=request.wandb_reads_queue,
+        )
         if probe_finding is not None:
             findings.append(probe_finding)
     passed = not any(f.severity == "error" for f in findings)

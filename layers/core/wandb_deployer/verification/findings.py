@@ -68,12 +68,31 @@ CATALOG: dict[str, FindingKind] = {
     "DNS_UNRESOLVED": FindingKind(
         "error", "the W&B host name does not resolve yet: check the Route53 record (external-dns may be rate limited)"
     ),
+    "UNREACHABLE_FROM_DEPLOYER": FindingKind(
+        "warning",
+        "W&B is healthy per its load balancer but not reachable from the deployer: add the deployer's egress to "
+        "allowed_inbound_cidr, or give the health function a VPC (template parameters HealthCheckSubnetIds and "
+        "HealthCheckSecurityGroupIds: subnets with a NAT whose address allowed_inbound_cidr admits)",
+    ),
+    "TARGETS_UNHEALTHY": FindingKind(
+        "error",
+        "the load balancer's own health checks fail (GET /healthz on the W&B pods): check the pods and their logs "
+        "(NoSuchBucket, database migrations, license), and the target group's health check settings",
+    ),
+    "LOAD_BALANCER_NOT_FOUND": FindingKind(
+        "warning",
+        "the deployer finds W&B's load balancer through the Route53 alias record of the W&B host in infra/zone_id: "
+        "check that the record exists (external-dns creates it in the operator generation, and may be rate "
+        "limited) and is an alias of the load balancer",
+    ),
     "CONNECTION_REFUSED": FindingKind(
         "error", "nothing listens on the W&B port: check the load balancer and its targets"
     ),
     "CONNECTION_FAILED": FindingKind("error", "the connection to W&B broke: check the load balancer and the W&B pods"),
     "TIMEOUT": FindingKind(
-        "error", "W&B did not answer in time: check security groups, the load balancer and the pods"
+        "error",
+        "W&B did not answer in time: check that allowed_inbound_cidr admits the deployer's egress, then the load "
+        "balancer and the pods",
     ),
     "HTTP_5XX": FindingKind(
         "error", "W&B answered a server error: check pod logs (NoSuchBucket, database migrations, license)"
@@ -88,7 +107,24 @@ CATALOG: dict[str, FindingKind] = {
         "error", "W&B runs another version than desired: wait for the rollout, or check the operator / release channel"
     ),
     "VERSION_UNCHECKED": FindingKind("info", "configure an API key for the deployer to compare the running version"),
-    "VERSION_UNREADABLE": FindingKind("warning", "the GraphQL serverInfo answer was unusable; check the API key"),
+    "VERSION_UNREADABLE": FindingKind(
+        "warning",
+        "the message says why: HTTP 401/403 means W&B refused deployer/api_key (store a valid key); any other answer "
+        "means W&B's GraphQL endpoint did not answer serverInfo (check the W&B pods)",
+    ),
+    "VERSION_NOT_REPORTED": FindingKind(
+        "warning",
+        "W&B answered serverInfo with latestLocalVersionInfo = null, which its GraphQL schema allows (the wandb SDK "
+        "reads it as 'no local version reported'): the running version cannot be compared here; the API key is "
+        "fine. Read the version in W&B's System Console (or the operator's status) instead",
+    ),
+    # W&B's use of the file-storage queue
+    "QUEUE_NOT_CONSUMED": FindingKind(
+        "error",
+        "W&B does not consume its file-storage queue, so uploaded files never show in runs: check that the W&B pods "
+        "run, that the app's bucket_queue is sqs://<bucket_queue_name>, and that the node role may receive and "
+        "delete messages on the queue (the module grants sqs:* on it)",
+    ),
 }
 
 

@@ -162,12 +162,21 @@ def _running_version(
     if status != 200:
         return None, finding("VERSION_UNREADABLE", f"GraphQL answered HTTP {status}")
     try:
-        info = json.loads(raw)["data"]["serverInfo"]["latestLocalVersionInfo"]
-        version = info["versionOnThisInstanceString"]
+        server_info = json.loads(raw)["data"]["serverInfo"]
     except (ValueError, KeyError, TypeError):
-        return None, finding("VERSION_UNREADABLE", "GraphQL serverInfo answer has no versionOnThisInstanceString")
+        return None, finding("VERSION_UNREADABLE", "GraphQL answered without data.serverInfo")
+    if not isinstance(server_info, dict):
+        return None, finding("VERSION_UNREADABLE", "GraphQL answered without data.serverInfo")
+    # W&B's schema: `latestLocalVersionInfo: LocalVersionInfo` is nullable (its fields are not); the wandb SDK reads a
+    # null as "this server reports no local version" (sender.get_local_info), not as an error.
+    info = server_info.get("latestLocalVersionInfo")
+    if info is None:
+        return None, finding(
+            "VERSION_NOT_REPORTED", "W&B accepted the API key but reports no latestLocalVersionInfo (null)"
+        )
+    version = info.get("versionOnThisInstanceString") if isinstance(info, dict) else None
     if not isinstance(version, str) or not version:
-        return None, finding("VERSION_UNREADABLE", "GraphQL serverInfo reported no version")
+        return None, finding("VERSION_UNREADABLE", "GraphQL serverInfo.latestLocalVersionInfo has no version string")
     return version, None
 
 
