@@ -18,7 +18,9 @@ from wandb_deployer.runs.approval import answer_approval
 from wandb_deployer.runs.history import DeploymentStatus, RunRecord, deployment_status, list_runs
 from wbd.config_file import load_config_file
 from wbd.sandbox import Sandbox
+from wbd.sandbox.emulator import ACCOUNT_ID
 from wbd.sandbox.terraform_emulation.install import install_terraform_emulation
+from wbd.sandbox.wandb_queue_reader import WandbQueueReader
 from wbd.sandbox.wandb_standin import WandbStandIn
 
 PREFIX = "/wandb-deployer"
@@ -44,6 +46,7 @@ def demo_license() -> str:
 class SandboxDriver:
     sandbox: Sandbox
     standin: WandbStandIn
+    queue_reader: WandbQueueReader | None = None  # W&B consuming its queue where the deployment wires it
     seen: set[str] = field(default_factory=set)
 
     # -- desired state -------------------------------------------------------------------------------------------
@@ -176,8 +179,15 @@ def running_deployer(
             work_dir=work_dir,
             time_scale=time_scale,
             parameters={**SANDBOX_PARAMETERS, **(parameters or {})},
-            build_environment={"WBD_SANDBOX_WANDB_URL": standin.url},
+            build_environment={
+                "WBD_SANDBOX_WANDB_URL": standin.url,
+                "WBD_SANDBOX_WANDB_TARGET": standin.target_address,
+            },
         )
         with sandbox:
             install_terraform_emulation(sandbox.bin_dir)
-            yield SandboxDriver(sandbox=sandbox, standin=standin)
+            reader = WandbQueueReader(ACCOUNT_ID).start()
+            try:
+                yield SandboxDriver(sandbox=sandbox, standin=standin, queue_reader=reader)
+            finally:
+                reader.stop()

@@ -41,9 +41,12 @@ from wbd.sandbox.errors import (
 )
 from wbd.sandbox.events import EventDelivery
 from wbd.sandbox.faults import Faults
+from wbd.sandbox.hosted_zones import EXAMPLE_ZONES, provide_hosted_zone
 from wbd.sandbox.lambda_router import LambdaRouter
 from wbd.sandbox.provisioning import Stack
+from wbd.sandbox.queue_metrics import install_queue_metrics
 from wbd.sandbox.stack_records import ProvisionedResource
+from wbd.sandbox.target_health import install_target_health_checks
 from wbd.sandbox.template import load_template
 from wbd.sandbox.time_compression import install_time_compression
 
@@ -157,6 +160,8 @@ class Sandbox:
         )
         delivery = EventDelivery(router, self.region, ACCOUNT_ID)
         install_time_compression(self._patches, self.time_scale)
+        install_target_health_checks(self._patches)
+        install_queue_metrics(self._patches, self.time_scale)
         _install_execution_names(self._patches)
         _install_task_failure_cause(self._patches)
         router.install(self._patches)
@@ -164,6 +169,8 @@ class Sandbox:
         delivery.install(self._patches)
         self._stack, self._runner, self._delivery, self._router = stack, runner, delivery, router
         stack.provision()
+        for zone_id, domain in EXAMPLE_ZONES.items():
+            provide_hosted_zone(zone_id, domain)
         delivery.ssm_events_enabled = True
         LOGGER.info("sandbox started", extra={"endpoint_url": self.endpoint_url, "resources": len(stack.records)})
 

@@ -4,6 +4,12 @@ It is NOT W&B: it answers only what the deployer's health check asks (`/healthz`
 `/console/api/ready`, and POST `/graphql` serverInfo) on 127.0.0.1, over plain HTTP or HTTPS with certificates made on
 the spot (a local CA for "valid", an expired one, a self-signed one). Tests and `wbd sandbox demo` use its controls to
 make W&B unhealthy, flap, answer 503, run another version, refuse connections or answer too slowly.
+
+It listens twice, as W&B behind its load balancer is reached twice: `url` is the load balancer's listener (what the
+deployer calls), `target_address` is the pods' port that the load balancer's own health checks call (plain HTTP, the
+same answers; the flap fault counts requests through the listener only). `only_from(cidrs)` makes the listener admit
+only those sources, as `allowed_inbound_cidr` does on the load balancer's security group: any other source's
+connection is held without an answer until it gives up (a security group drops packets; the client times out).
 """
 
 from __future__ import annotations
@@ -114,13 +120,19 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], standin: WandbStandIn, tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, address: tuple[str, int], standin: WandbStandIn, tls: ssl.SSLContext | None, *, listener: bool = True
+    ) -> None:
         self.standin = standin
         self.tls = tls
+        self.listener = listener  # the load balancer's listener (False: the pods' port its health checks call)
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """TLS handshakes run in the request's thread, so a stuck client cannot block the accept loop."""
+        if self.listener and not self.standin._admits(str(client_address[0])):
+            self.standin._hold(request)
+            return
         if self.tls is not None:
             request.settimeout(5)
             try:
@@ -152,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
-        status = self.server.standin._serve(path)
+        status = self.server.standin._serve(path, via_listener=self.server.listener)
         if status is None:
             return
         self._answer(status, {"status": "ok" if status == 200 else "unavailable"})
@@ -161,7 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        status = self.server.standin._serve(path, authorization=self.headers.get("Authorization"))
+        status = self.server.standin._serve(
+            path, authorization=self.headers.get("Authorization"), via_listener=self.server.listener
+        )
         if status is None:
             return
         if status != 200:
@@ -169,7 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         version = self.server.standin.version
         info = {"versionOnThisInstanceString": version, "latestVersionString": version, "outOfDate": False}
-        self._answer(200, {"data": {"serverInfo": {"latestLocalVersionInfo": info}}})
+        # W&B's schema lets latestLocalVersionInfo be null (its fields are not).
+        reported = info if self.server.standin.reports_version else None
+        self._answer(200, {"data": {"serverInfo": {"latestLocalVersionInfo": reported}}})
 
 
 class WandbStandIn:
@@ -189,6 +205,9 @@ class WandbStandIn:
         self.version = version
         self.tls: TlsMode = tls
         self.requests: list[str] = []
+        self.target_requests: list[str] = []  # the load balancer's health checks, on the target port
+        self.reports_version = True  # False: serverInfo.latestLocalVersionInfo is null
+        self.held: list[str] = []  # sources whose connections only_from held without an answer
         self._api_key = api_key
         self._host = host
         self._port = port
@@ -201,6 +220,10 @@ class WandbStandIn:
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._target_server: _Server | None = None
+        self._target_thread: threading.Thread | None = None
+        self._target_port = 0
+        self._allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
         self._context: ssl.SSLContext | None = None
         self._directory: Path | None = None
         self.ca_bundle: str | None = None
@@ -246,25 +269,42 @@ class WandbStandIn:
         scheme = "http" if self.tls == "none" else "https"
         return f"{scheme}://{self._host}:{self._port}"
 
+    @property
+    def target_address(self) -> str:
+        """`<ip>:<port>` of the pods' port, as registered in the load balancer's target group."""
+        return f"{self._host}:{self._target_port}"
+
     # -- faults --------------------------------------------------------------------------------------------------
     def down(self) -> None:
-        """Stop accepting connections: clients get "connection refused" on the same port until up()."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        """Stop accepting connections: clients get "connection refused" on the same ports until up()."""
+        for server, thread in ((self._server, self._thread), (self._target_server, self._target_thread)):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if thread is not None:
+                thread.join(timeout=5)
+        self._server = self._target_server = None
+        self._thread = self._target_thread = None
 
     def up(self) -> None:
-        """Listen again (on the same port once it has one)."""
+        """Listen again (on the same ports once they have them)."""
         if self._server is not None:
             return
         self._server = _Server((self._host, self._port), self, self._context)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="wandb-standin", daemon=True)
         self._thread.start()
+        self._target_server = _Server((self._host, self._target_port), self, None, listener=False)
+        self._target_port = self._target_server.server_address[1]
+        self._target_thread = threading.Thread(
+            target=self._target_server.serve_forever, name="wandb-standin-target", daemon=True
+        )
+        self._target_thread.start()
+
+    def only_from(self, cidrs: Sequence[str] | None) -> None:
+        """Admit only sources within `cidrs` on the listener (None: everyone); others are held until they give up."""
+        with self._lock:
+            self._allowed = None if cidrs is None else tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
     def set_healthy(self, healthy: bool) -> None:
         """Health endpoints answer 200, or 503."""
@@ -285,6 +325,10 @@ class WandbStandIn:
     def set_version(self, version: str) -> None:
         self.version = version
 
+    def report_version(self, reports: bool) -> None:
+        """False: GraphQL serverInfo answers latestLocalVersionInfo = null (nullable in W&B's schema)."""
+        self.reports_version = reports
+
     def set_api_key(self, api_key: str | None) -> None:
         """GraphQL answers only requests carrying this key (basic auth `api:<key>`); None answers anyone."""
         with self._lock:
@@ -304,6 +348,8 @@ class WandbStandIn:
             "wandb.delay": self.set_delay,
             "wandb.down": self.down,
             "wandb.up": self.up,
+            "wandb.only_from": self.only_from,
+            "wandb.report_version": self.report_version,
         }
 
     # -- serving (called from request threads) -------------------------------------------------------------------
@@ -313,9 +359,33 @@ class WandbStandIn:
         expected = "Basic " + base64.b64encode(f"api:{self._api_key}".encode()).decode("ascii")
         return hmac.compare_digest((authorization or "").encode(), expected.encode())
 
-    def _serve(self, path: str, authorization: str | None = None) -> int | None:
+    def _admits(self, source: str) -> bool:
+        with self._lock:
+            allowed = self._allowed
+        if allowed is None:
+            return True
+        address = ipaddress.ip_address(source)
+        return any(address in network for network in allowed if network.version == address.version)
+
+    def _hold(self, connection: Any) -> None:
+        """Read and drop whatever the client sends, never answer, until it hangs up or the stand-in stops."""
+        self.held.append(str(connection.getpeername()[0]))
+        connection.settimeout(0.2)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if not connection.recv(4096):
+                        return
+                except TimeoutError:
+                    continue
+        except OSError:
+            return
+        finally:
+            connection.close()
+
+    def _serve(self, path: str, authorization: str | None = None, *, via_listener: bool = True) -> int | None:
         """The status to answer for `path`, after the delay fault; None when the stand-in is stopping."""
-        self.requests.append(path)
+        (self.requests if via_listener else self.target_requests).append(path)
         if self._delay and self._stopping.wait(self._delay):
             return None
         if path == "/graphql":
@@ -326,7 +396,7 @@ class WandbStandIn:
         if path not in HEALTH_PATHS:
             return 404
         with self._lock:
-            if self._failures_left > 0:
+            if via_listener and self._failures_left > 0:
                 self._failures_left -= 1
                 return 503
             return self._status

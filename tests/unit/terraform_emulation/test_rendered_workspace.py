@@ -12,6 +12,7 @@ import pytest
 from tests.unit.terraform_emulation.workspaces import LICENSE_SECRET
 from tests.unit.workspace.conftest import STATE_BUCKET, TERRAFORM_VERSION, legacy_config, operator_config
 from wandb_deployer.workspace import render_workspace
+from wbd.sandbox.hosted_zones import provide_hosted_zone
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +25,10 @@ def test_rendered_workspace_plans_and_applies(
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=STATE_BUCKET)
     for path in workspace.iterdir():
         path.unlink()
-    render_workspace(config(region="us-east-1"), state_bucket=STATE_BUCKET).write_to(workspace)
+    deployment = config(region="us-east-1")
+    render_workspace(deployment, state_bucket=STATE_BUCKET).write_to(workspace)
+    # the module puts W&B's record in an existing zone (a missing one fails the legacy module's apply)
+    provide_hosted_zone(deployment.infra["zone_id"], deployment.infra["domain_name"], route53=boto3.client("route53"))
     assert terraform("init", "-input=false", "-no-color", "-lock-timeout=300s").code == 0
     plan = terraform("plan", "-input=false", "-no-color", "-out=tfplan", "-detailed-exitcode", "-lock-timeout=300s")
     assert plan.code == 2, plan.text

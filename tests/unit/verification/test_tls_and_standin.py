@@ -113,6 +113,8 @@ def test_standin_faults_are_exposed_as_hooks_and_ports_are_kept() -> None:
             "wandb.delay",
             "wandb.down",
             "wandb.up",
+            "wandb.only_from",
+            "wandb.report_version",
         }
         port = standin.port
         hooks["wandb.down"]()

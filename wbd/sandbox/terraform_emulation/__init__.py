@@ -38,13 +38,18 @@ What it models
   (null without a module-created queue; kept as a null output, where real Terraform would omit a null output),
   bucket_region, cluster_name (`<namespace>-cluster`: NO cluster is created), database_password (sensitive, the
   fixed value "emulated-password") and `sandbox_emulation` (a note saying all this is an emulation).
+- What fronts W&B (`load_balancer.py`): after every apply, the deployment's load balancer, target group(s) with the
+  W&B stand-in's target port (`WBD_SANDBOX_WANDB_TARGET`) registered, and the Route53 alias record of the W&B host,
+  outside Terraform state; in the legacy generation the queue the app module passes to W&B is tagged as read by W&B
+  (`app_wiring.py`).
 - Faults from `WBD_SANDBOX_FAULT_TERRAFORM`: `plan-error`, `apply-error` (fail after taking the state lock, releasing
   it), `hang` (sleeps with the state lock held until killed, like a killed build).
 
 What it does not model
 - HCL, expressions, other module inputs, providers, `-var`/`-var-file`, workspaces, `-target`, `import`, `destroy`.
-- Everything else the module creates: VPC, EKS (no cluster exists), RDS, Redis, KMS keys, IAM, ALB, DNS, certificates,
-  the Helm releases and the W&B application itself (the sandbox's W&B stand-in answers health checks instead).
+- Everything else the module creates: VPC, EKS (no cluster exists), RDS, Redis, KMS keys, IAM, security groups,
+  the Helm releases and the W&B application itself (the sandbox's W&B stand-in answers health checks instead); the
+  load balancer and its record are not planned, kept in state or drift-checked (see `load_balancer.py`).
 - Computed values are known at plan time except the queue URL; `moved` blocks; partial refresh of attributes the
   emulation does not manage (tags, versioning, lifecycle); S3 objects (a non-empty bucket cannot be deleted).
 """

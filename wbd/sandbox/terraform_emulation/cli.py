@@ -12,6 +12,7 @@ from pathlib import Path
 
 from wbd.sandbox.faults import take_fault_from_file
 from wbd.sandbox.terraform_emulation import EMULATION_LABEL
+from wbd.sandbox.terraform_emulation.app_wiring import mark_queue_wandb_reads
 from wbd.sandbox.terraform_emulation.apply import apply_saved_plan
 from wbd.sandbox.terraform_emulation.configuration import check_init, check_plan
 from wbd.sandbox.terraform_emulation.environment import clear_caches, read_environment
@@ -22,6 +23,7 @@ from wbd.sandbox.terraform_emulation.errors import (
     TerraformEmulationError,
     UsageError,
 )
+from wbd.sandbox.terraform_emulation.load_balancer import publish_front_door
 from wbd.sandbox.terraform_emulation.locking import force_unlock, parse_duration, state_lock
 from wbd.sandbox.terraform_emulation.outputs import output_json
 from wbd.sandbox.terraform_emulation.plan import make_plan, read_plan_file, write_plan_file
@@ -230,6 +232,9 @@ def cmd_apply(arguments: Arguments, directory: Path) -> int:
         _fault("apply")
         current = load_state(plan.backend)
         counts = apply_saved_plan(plan, current, environment.terraform_version, _say)
+    if not plan.refresh_only:
+        publish_front_door(plan, environment, _say)
+        mark_queue_wandb_reads(plan, _say)
     _say(f"\nApply complete! Resources: {counts.added} added, {counts.changed} changed, {counts.destroyed} destroyed.")
     if plan.outputs and not plan.refresh_only:
         _say("\nOutputs:\n\n" + outputs_text(plan.outputs))

@@ -30,6 +30,7 @@ class EmulationEnvironment(BaseModel):
     time_scale: float = Field(default=1.0, gt=0)
     fault: Fault = ""
     wandb_url: str = ""
+    wandb_target: str = Field(default="", pattern=r"^$|^[0-9a-fA-F.:]+:\d+$")  # the stand-in's target `<ip>:<port>`
     aws_region: str = "us-east-1"
     license_provided: bool = False
     tf_variables: frozenset[str] = frozenset()  # names given as TF_VAR_<name> (values never read)
@@ -53,6 +54,7 @@ def read_environment() -> EmulationEnvironment:
         "time_scale": os.environ.get("WBD_SANDBOX_TIME_SCALE") or 1.0,
         "fault": os.environ.get("WBD_SANDBOX_FAULT_TERRAFORM", "").strip(),
         "wandb_url": os.environ.get("WBD_SANDBOX_WANDB_URL", ""),
+        "wandb_target": os.environ.get("WBD_SANDBOX_WANDB_TARGET", ""),
         "aws_region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         "license_provided": "TF_VAR_license" in os.environ,
         "tf_variables": frozenset(name.removeprefix("TF_VAR_") for name in os.environ if name.startswith("TF_VAR_")),
