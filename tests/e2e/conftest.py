@@ -53,3 +53,6 @@ def deployer(tmp_path: Path) -> Iterator[SandboxDriver]:
 
 OPERATOR_EXAMPLE = REPO / "examples" / "operator.yaml"
 LEGACY_EXAMPLE = REPO / "examples" / "legacy.yaml"
+# The operator example uses W&B's internal queue, as the module's own examples do (from 4.0.0 the module passes W&B no
+# queue). Tests about the S3 -> SQS wiring the module still creates with `use_internal_queue: false` push it with this.
+MODULE_QUEUE: dict[str, object] = {"use_internal_queue": False}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LEGACY_EXAMPLE, OPERATOR_EXAMPLE, REPO
+from tests.e2e.conftest import LEGACY_EXAMPLE, MODULE_QUEUE, OPERATOR_EXAMPLE, REPO
 from tests.e2e.run_evidence import NotificationCapture, license_leaks, unique_license
 from wandb_deployer.aws_clients import client
 from wandb_deployer.errors import PlanMismatchError
@@ -64,7 +64,7 @@ def test_a_destructive_change_is_applied_only_after_approval_of_that_exact_plan(
     # Given the operator example deployed (policy: approval for destructive changes)
     notifications = NotificationCapture.subscribe(deployer)
     license_value = unique_license()
-    deployment = deployer.push(OPERATOR_EXAMPLE, license_value=license_value)
+    deployment = deployer.push(OPERATOR_EXAMPLE, license_value=license_value, infra=MODULE_QUEUE)
     deployer.wait_until_idle()
     (old_bucket,) = buckets("wandb-demo-file-storage-")
     assert queues("wandb-demo-file-storage-") == {old_bucket}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import OPERATOR_EXAMPLE
+from tests.e2e.conftest import MODULE_QUEUE, OPERATOR_EXAMPLE
 from tests.e2e.notification_capture import NotificationInbox
 from wandb_deployer.aws_clients import client
 from wbd.sandbox_driver import DEPLOY_MACHINE, SandboxDriver
@@ -51,7 +51,7 @@ def delete_notification(bucket: str) -> None:
 
 def test_deleted_notification_is_notified_once_remediated_per_policy_and_resolved(deployer: SandboxDriver) -> None:
     inbox = NotificationInbox.subscribe(deployer.sandbox)
-    deployment = deployer.push(OPERATOR_EXAMPLE)
+    deployment = deployer.push(OPERATOR_EXAMPLE, infra=MODULE_QUEUE)
     deployer.wait_until_idle()
     bucket = file_storage_bucket(deployer, deployment)
     assert queue_notifications(bucket)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LEGACY_EXAMPLE, OPERATOR_EXAMPLE
+from tests.e2e.conftest import LEGACY_EXAMPLE, MODULE_QUEUE, OPERATOR_EXAMPLE
 from tests.e2e.deployed_wiring import (
     ANOTHER_ACCOUNT,
     DeployedWiring,
@@ -118,7 +118,7 @@ def test_a_deploy_probes_the_wiring_rides_out_a_flapping_endpoint_and_a_broken_w
     # Given the operator example with the live probe on (deployer/probe = true) and approvals for every plan,
     # and a W&B endpoint that still flaps while it starts (two 503 answers),
     deployer.standin.flap(2)
-    deployment = deployer.push(OPERATOR_EXAMPLE, deployer={"probe": True, "approval": "always"})
+    deployment = deployer.push(OPERATOR_EXAMPLE, deployer={"probe": True, "approval": "always"}, infra=MODULE_QUEUE)
     approve_waiting_plan(deployer, deployment)
     deployer.wait_until_idle()
 
@@ -194,7 +194,9 @@ def test_health_failing_until_the_deadline_fails_the_run_and_each_endpoint_varia
     # then the run fails with HealthCheckFailedError, keeping the findings in the run history,
     failed = deployer.runs(deployment)[0]
     assert failed.outcome == "failed" and failed.error == "HealthCheckFailedError", (failed.error, failed.cause)
-    assert set(FINDING_CODE.findall(failed.cause or "")) == {"HTTP_5XX", "PLAIN_HTTP"}, failed.cause
+    # (its load balancer's health checks see the same 503s: the targets' own finding names them)
+    expected = {"HTTP_5XX", "PLAIN_HTTP", "TARGETS_UNHEALTHY"}
+    assert set(FINDING_CODE.findall(failed.cause or "")) == expected, failed.cause
     assert health_attempts(deployer, failed.execution_arn) == 3
     assert deployer.status(deployment).lock is None
     # and notifies with them.

@@ -36,8 +36,12 @@ def test_wbd_verify_prints_the_findings_and_exits_0_when_correct_and_1_when_brok
     assert deployer.runs(deployment)[0].outcome == "succeeded"
     runner = CliRunner()
 
-    # When `wbd verify --probe` runs on the correct setup, it prints both checks and exits 0:
+    # When `wbd verify --probe` runs on the correct setup, it prints both checks and exits 0 (W&B, which reads this
+    # queue, is held off while the probe waits for its event: it could take it first, which is only a warning):
+    assert deployer.queue_reader is not None
+    deployer.queue_reader.reading(False)
     correct = runner.invoke(app, ["verify", deployment, "--probe"], env=WIDE)
+    deployer.queue_reader.reading(True)
     assert correct.exit_code == 0, correct.output
     assert "S3 -> SQS wiring of" in correct.output and "health of" in correct.output
     assert "no findings" in correct.output  # the wiring

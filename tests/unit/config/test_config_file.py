@@ -28,7 +28,7 @@ def test_operator_example_validates() -> None:
         "8.0.0",
     )
     assert config.infra["create_elasticache"] is True
-    assert config.infra["use_internal_queue"] is False
+    assert config.infra["use_internal_queue"] is True  # as the module's own examples: 8.0.0 passes W&B no queue
     assert config.infra["kubernetes_legacy_cluster_creator_admin"] is False
     assert config.infra["size"] == "small"
     assert config.app == {}
