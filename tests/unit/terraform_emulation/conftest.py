@@ -15,9 +15,11 @@ from tests.unit.terraform_emulation.workspaces import (
     LICENSE_SECRET,
     STATE_BUCKET,
     TERRAFORM_VERSION,
+    WORKSPACE_ZONE_ID,
     Result,
     render_workspace,
 )
+from wbd.sandbox.hosted_zones import provide_hosted_zone
 from wbd.sandbox.terraform_emulation.cli import main
 
 
@@ -25,6 +27,8 @@ from wbd.sandbox.terraform_emulation.cli import main
 def aws() -> Iterator[None]:
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=STATE_BUCKET)
+        # the Route53 zone the workspace names (the module puts W&B's record in an existing zone)
+        provide_hosted_zone(WORKSPACE_ZONE_ID, "example.com", route53=boto3.client("route53"))
         yield
 
 

@@ -13,6 +13,7 @@ from wandb_deployer.workspace import render_workspace as deployer_render
 STATE_BUCKET = "wbd-state-test"
 TERRAFORM_VERSION = "1.10.5"
 STATE_KEY = "deployments/prod/terraform.tfstate"
+WORKSPACE_ZONE_ID = "Z0123456789"  # example.com, provided by the `aws` fixture
 LICENSE_SECRET = "LICENSE-SECRET-7c1f0e-do-not-print"
 
 
@@ -41,7 +42,7 @@ def render_workspace(
         "namespace": namespace,
         "domain_name": "example.com",
         "subdomain": "wandb",
-        "zone_id": "Z0123456789",
+        "zone_id": WORKSPACE_ZONE_ID,
         "allowed_inbound_cidr": ["0.0.0.0/0"],
         "allowed_inbound_ipv6_cidr": ["::/0"],
         "eks_cluster_version": "1.31",

@@ -5,8 +5,8 @@ Read from the modules' sources at their release tags (wandb/terraform-aws-wandb,
 - Legacy generation (wandb/wandb/aws 1.0.0 - 3.4.2 with wandb/wandb/kubernetes 1.0.0 - 1.14.1): the app module sets
   the W&B container's environment `BUCKET_QUEUE = var.bucket_queue` (kubernetes `main.tf` at every tag v1.0.0 - v1.14.1,
   and `parquet.tf` from v1.9.0), and the deployer wires `bucket_queue = "sqs://<bucket_queue_name>"` whenever the aws
-  module created the queue (`workspace/render.py`, as the aws module's `examples/public-dns-with-route53` does). W&B
-  consumes the queue.
+  module created the queue (`contract/legacy_wiring.py`, as the aws module's `examples/public-dns-with-route53` does).
+  W&B consumes the queue.
 - Operator generation (wandb/wandb/aws 4.0.0 - 8.0.0): the aws module creates the queue when `use_internal_queue` is
   false, but no `.tf` file of any of these tags passes it on: the only queue references outside
   `modules/file_storage` are the `bucket_queue_name` output, `data "aws_sqs_queue"` and the node role's
