@@ -120,6 +120,8 @@ def test_the_sandbox_reports_a_queues_backlog_and_age_in_sandbox_time() -> None:
         ("legacy", "4.0.0", "1.14.1", None),
         ("operator", "3.4.2", "", None),
         ("operator", "latest", "", None),
+        ("legacy", "2.0.5", "1.14.1", None),  # not a release of wandb/wandb/aws (the contract)
+        ("legacy", "2.8.0", "1.14.2", None),  # not a release of wandb/wandb/kubernetes
     ],
 )
 def test_wandb_reads_the_queue_only_where_the_module_passes_it(

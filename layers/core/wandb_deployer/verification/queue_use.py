@@ -14,52 +14,44 @@ Read from the modules' sources at their release tags (wandb/terraform-aws-wandb,
   `global.defaultBucket`, `global.mysql`, `global.redis`) carry no queue. W&B does not read it. The module's own
   operator-generation examples set `use_internal_queue = true` (e.g. `examples/public-dns-external` at v8.0.0).
 
-Releases outside these ranges are not known here (None): nothing is claimed about them. The generated module contract
-(issue 9) can back `TABLE` later; callers only use `wandb_reads_queue`.
+How it is decided, from the module contract (generated from the sources at every tag):
+- a legacy pair: W&B reads the queue when the aws release's own example wires the app module's `bucket_queue` and the
+  app release has that input (every legacy release does; the deployer passes `sqs://<queue>` when a queue exists);
+- an operator release: no release up to `OPERATOR_QUEUE_CHECKED_THROUGH` passes a queue to W&B (read as above); a newer
+  release is not known here (None) until someone reads its source and moves that bound;
+- a version that is not a release of its module, or the wrong generation for it: None, nothing is claimed.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from wandb_deployer.config.model import Generation
+from wandb_deployer.config.module_rules import is_operator_release
+from wandb_deployer.contract import APP_MODULE, AWS_MODULE, UnknownReleaseError, contract_for
+from wandb_deployer.contract.versions import is_version, parse_version
 
-Version = tuple[int, int, int]
-
-
-class QueueUse(NamedTuple):
-    generation: Generation
-    first: Version  # wandb/wandb/aws release range, both ends included
-    last: Version
-    reads_queue: bool
-
-
-TABLE: tuple[QueueUse, ...] = (
-    QueueUse("legacy", (1, 0, 0), (3, 4, 2), True),
-    QueueUse("operator", (4, 0, 0), (8, 0, 0), False),
-)
-# The legacy app module releases whose main.tf sets BUCKET_QUEUE from var.bucket_queue.
-APP_MODULE_READS_QUEUE: tuple[Version, Version] = ((1, 0, 0), (1, 14, 1))
-
-
-def _version(text: str) -> Version | None:
-    parts = text.strip().removeprefix("v").split(".")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
-        return None
-    return int(parts[0]), int(parts[1]), int(parts[2])
+# The newest operator-generation release whose sources were read for a queue passed to W&B (none passes one).
+OPERATOR_QUEUE_CHECKED_THROUGH = (8, 0, 0)
+QUEUE_INPUT = "bucket_queue"
 
 
 def wandb_reads_queue(generation: Generation, module_version: str, app_module_version: str = "") -> bool | None:
     """True when W&B consumes the module's S3 -> SQS queue at this release, False when nothing reads it, None when
     the release is not known here."""
-    version = _version(module_version)
-    if version is None:
+    if not is_version(module_version):
         return None
-    for row in TABLE:
-        if row.generation == generation and row.first <= version <= row.last:
-            if generation == "legacy":
-                app = _version(app_module_version)
-                first, last = APP_MODULE_READS_QUEUE
-                return row.reads_queue if app is not None and first <= app <= last else None
-            return row.reads_queue
-    return None
+    try:
+        aws = contract_for(AWS_MODULE).release(module_version)
+    except UnknownReleaseError:
+        return None
+    if is_operator_release(aws):
+        if generation != "operator" or parse_version(module_version) > OPERATOR_QUEUE_CHECKED_THROUGH:
+            return None
+        return False
+    if generation != "legacy" or not is_version(app_module_version):
+        return None
+    try:
+        app = contract_for(APP_MODULE).release(app_module_version)
+    except UnknownReleaseError:
+        return None
+    wired = aws.example_app_wiring is not None and QUEUE_INPUT in aws.example_app_wiring
+    return wired and QUEUE_INPUT in app
