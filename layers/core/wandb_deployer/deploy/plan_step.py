@@ -27,7 +27,8 @@ def migrating_from(applied: AppliedState | None, desired: Generation) -> Generat
 
 
 def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
-    """The approval policy decides; a drift remediation under `remediate-safe` never applies a destructive change.
+    """The approval policy decides, for every trigger; a drift remediation under `remediate-safe` also refuses a
+    destructive plan outright (it never waits for a human to approve one: it leaves the repair to a human).
 
     A migration between generations (legacy -> operator, W&B's documented path) moves the W&B server from the app
     module to the operator and replaces resources that hold data, so it always stops at the gate, whatever the
@@ -51,11 +52,9 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
             plan_sha256=summary.plan_sha256,
         )
     migration_fields: dict[str, object] = {"migration": migration, "migrating_from": source if migration else None}
-    if request.trigger == "drift" and request.drift_action == "remediate-safe":
-        if summary.destructive_count:
-            raise DestructiveRemediationRefusedError(
-                f"restoring {request.deployment} needs {summary.destructive_count} destructive change(s) "
-                f"(plan {summary.plan_sha256}); drift_action remediate-safe leaves that to a human"
-            )
-        return summary.model_copy(update={"requires_approval": migration, **migration_fields})
+    if request.trigger == "drift" and request.drift_action == "remediate-safe" and summary.destructive_count:
+        raise DestructiveRemediationRefusedError(
+            f"restoring {request.deployment} needs {summary.destructive_count} destructive change(s) "
+            f"(plan {summary.plan_sha256}); drift_action remediate-safe leaves that to a human"
+        )
     return summary.model_copy(update={"requires_approval": summary.requires_approval or migration, **migration_fields})
