@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.unit.plan.conftest import BUCKET
 from tests.unit.plan.plans import LICENSE, MIXED, SECRET, plan_bytes, resource_change
 from wandb_deployer.errors import PlanNotFoundError
 from wandb_deployer.plan.summary import summarise_plan
@@ -17,18 +17,9 @@ from wandb_deployer.states import PlanSummary
 
 pytestmark = pytest.mark.unit
 
-BUCKET = "wbd-artifacts-test"
 PREFIX = "runs/prod/exec-7/"
 SHA = "ab" * 32
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def store_plan(s3: Any, changes: list[dict[str, Any]], *, has_changes: bool = True, error: Any = None) -> None:

@@ -128,13 +128,10 @@ def acquire_lock(
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":me": {"S": execution_arn}, ":now": {"N": str(epoch(moment))}},
                 ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise aws_failure(exc, operation="PutItem lock") from exc
-            held = exc.response.get("Item")
-            holder = str(from_item(held)["owner"]) if held else None
         else:
             old = from_item(response.get("Attributes", {}))
             previous = old.get("owner")
