@@ -128,10 +128,19 @@ def test_a_non_semantic_current_wandb_version_is_replaced_with_a_note(current):
     assert plan.notes == [f"current wandb_version {current!r} is not semantic; replaced"]
 
 
-def test_a_first_wandb_version_is_written_without_a_note():
-    plan = upgrade(config(generation="legacy", module="2.8.0"), wandb_version="0.60.0")
+@pytest.mark.parametrize("app", [{}, {"wandb_version": ""}, {"wandb_version": None}])
+def test_a_first_wandb_version_is_written_without_a_note(app):
+    plan = upgrade(config(generation="legacy", module="2.8.0", app=app), wandb_version="0.60.0")
     assert plan.writes == [ParameterWrite(name="app/wandb_version", value="0.60.0", previous=None)]
     assert plan.notes == []
+
+
+def test_wandb_version_in_the_operator_generation_says_where_the_version_comes_from():
+    [reason] = rejected(config(module="8.0.0"), wandb_version="0.60.0")
+    assert reason == (
+        "wandb_version: the operator generation takes the W&B version from W&B's release channel "
+        "(pin it in the W&B System Console); wandb_version applies to the legacy generation only"
+    )
 
 
 def test_a_forced_wandb_downgrade_is_written_with_a_note():

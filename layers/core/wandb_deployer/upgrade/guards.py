@@ -38,10 +38,6 @@ def parse_version(value: str) -> Version:
     return tuple(int(part) for part in value.split("."))
 
 
-def show(version: Version) -> str:
-    return ".".join(str(part) for part in version)
-
-
 class UpgradeRequest(BaseModel):
     """The detail of an `Upgrade Requested` event (source `wandb-deployer`)."""
 
@@ -149,9 +145,9 @@ def evaluate_upgrade(request: UpgradeRequest, current: DeploymentConfig) -> Upgr
     if request.eks_cluster_version:
         _check_eks(check, request.eks_cluster_version, current.infra.get("eks_cluster_version"))
     if request.wandb_version:
-        _check_wandb_version(check, request, current)
+        _check_wandb_version(check, request.wandb_version, request.force, current)
     if request.module_version:
-        _check_module(check, request, current)
+        _check_module(check, request.module_version, request.force, current)
     terraform = request.terraform_version or deployer.terraform_version
     module = request.module_version or deployer.module_version
     asks_toolchain = request.module_version is not None or request.terraform_version is not None
@@ -197,8 +193,7 @@ def _check_eks(check: _Evaluation, requested: str, current_value: object) -> Non
         check.write("infra/eks_cluster_version", requested, current)
 
 
-def _check_wandb_version(check: _Evaluation, request: UpgradeRequest, current: DeploymentConfig) -> None:
-    wanted = request.wandb_version or ""
+def _check_wandb_version(check: _Evaluation, wanted: str, force: bool, current: DeploymentConfig) -> None:
     if current.deployer.generation == "operator":
         check.reasons.append(
             "wandb_version: the operator generation takes the W&B version from W&B's release channel "
@@ -210,12 +205,11 @@ def _check_wandb_version(check: _Evaluation, request: UpgradeRequest, current: D
     if previous_text is not None and not _SEMVER.match(previous_text):
         check.notes.append(f"current wandb_version {previous_text!r} is not semantic; replaced")
         previous_text = None
-    if check.version_step("wandb_version", wanted, previous_text, request.force):
+    if check.version_step("wandb_version", wanted, previous_text, force):
         check.write("app/wandb_version", wanted, previous_text)
 
 
-def _check_module(check: _Evaluation, request: UpgradeRequest, current: DeploymentConfig) -> None:
-    wanted_text = request.module_version or ""
+def _check_module(check: _Evaluation, wanted_text: str, force: bool, current: DeploymentConfig) -> None:
     current_text = current.deployer.module_version
     wanted, now = parse_version(wanted_text), parse_version(current_text)
     generation: Literal["operator", "legacy"] = current.deployer.generation
@@ -240,7 +234,7 @@ def _check_module(check: _Evaluation, request: UpgradeRequest, current: Deployme
             f"(each major has its own upgrade guide), not {wanted_text}"
         )
         return
-    if not check.version_step("module_version", wanted_text, current_text, request.force):
+    if not check.version_step("module_version", wanted_text, current_text, force):
         return
     check.write("deployer/module_version", wanted_text, current_text)
     if now[0] == 7 and wanted[0] == 8:
