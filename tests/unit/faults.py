@@ -5,6 +5,7 @@ operation only, so every other call still reaches moto:
 
 - `fail_call` answers matching calls with an AWS error (throttling, access denied, a condition failure...), as AWS
   would: the client raises `ClientError` with that code and HTTP status, and nothing reaches moto;
+- `answer_call` answers matching calls with a response moto cannot give (a build still IN_PROGRESS);
 - `before_call` runs another actor's action right before a matching call is sent (a lock or an approval changing hands
   between the code's read and its write), then lets the call reach moto.
 
@@ -65,6 +66,33 @@ def fail_call(
         if item is not None:
             body["Item"] = dict(item)
         return AWSResponse("https://injected.invalid", status, {}, None), body
+
+    client.meta.events.register(_event(client, "before-call", operation), answer)
+    return hit
+
+
+def answer_call(
+    client: Any,
+    operation: str,
+    response: Mapping[str, Any],
+    *,
+    times: int = 1,
+    when: Callable[[Params], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """The next `times` matching calls get `response` (what AWS would answer, where moto cannot: a build still
+    IN_PROGRESS, for example) instead of reaching moto."""
+    hit: list[dict[str, Any]] = []
+    _remember_params(client, operation)
+
+    def answer(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        params = context.get(_API_PARAMS, {})
+        if len(hit) >= times or (when is not None and not when(params)):
+            return None
+        hit.append(params)
+        return AWSResponse("https://injected.invalid", 200, {}, None), {
+            **response,
+            "ResponseMetadata": {"HTTPStatusCode": 200},
+        }
 
     client.meta.events.register(_event(client, "before-call", operation), answer)
     return hit

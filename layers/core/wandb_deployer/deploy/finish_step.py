@@ -3,17 +3,17 @@ next run when the desired state moved while this one was running (coalescing: no
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from wandb_deployer.aws_clients import client
-from wandb_deployer.errors import TransientAwsError
+from wandb_deployer.errors import DeployerError
+from wandb_deployer.runs import aws_failure
 from wandb_deployer.runs.approval import withdraw_pending_approval
 from wandb_deployer.runs.desired import desired_moved, mark_applied, start_run_unless_running
-from wandb_deployer.runs.lock import release_lock
+from wandb_deployer.runs.lock import build_status, holder_marker_key, read_holder_marker, release_lock
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import FinishRunInput, FinishRunResult
 
@@ -21,24 +21,19 @@ logger = Logger(child=True)
 
 
 def stop_stray_build(*, deployment: str, artifacts_bucket: str, s3: Any, codebuild: Any) -> str | None:
-    """A failed or timed-out workflow may leave its Terraform build running; stop it (its holder marker names it)."""
-    try:
-        marker = json.loads(
-            s3.get_object(Bucket=artifacts_bucket, Key=f"locks/{deployment}/holder.json")["Body"].read()
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise TransientAwsError("reading the build holder marker failed") from exc
-    build_id = str(marker.get("build_id", ""))
-    if not build_id:
+    """A failed or timed-out workflow may leave its Terraform build running; stop it (its holder marker names it).
+
+    Returns the id of the build it stopped, None when no build named by the marker is running."""
+    marker = read_holder_marker(s3, artifacts_bucket, holder_marker_key(deployment))
+    build_id = str(marker.get("build_id", "")) if marker else ""
+    if not build_id or build_status(codebuild, build_id) != "IN_PROGRESS":
         return None
-    builds = codebuild.batch_get_builds(ids=[build_id]).get("builds", [])
-    if builds and builds[0].get("buildStatus") == "IN_PROGRESS":
+    try:
         codebuild.stop_build(id=build_id)
-        logger.warning("stray build stopped", build_id=build_id)
-        return build_id
-    return None
+    except ClientError as exc:
+        raise aws_failure(exc, operation="StopBuild") from exc
+    logger.warning("stray build stopped", build_id=build_id)
+    return build_id
 
 
 def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
@@ -46,12 +41,17 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
     table = settings.deployments_table
     loaded = request.context.loaded
     if request.outcome == "failed":
-        stop_stray_build(
-            deployment=request.deployment,
-            artifacts_bucket=settings.artifacts_bucket,
-            s3=client("s3"),
-            codebuild=client("codebuild"),
-        )
+        try:
+            stop_stray_build(
+                deployment=request.deployment,
+                artifacts_bucket=settings.artifacts_bucket,
+                s3=client("s3"),
+                codebuild=client("codebuild"),
+            )
+        except DeployerError as exc:
+            # The lock is released all the same: a build still running keeps the next run out by itself (the next
+            # run's lock step refuses while a running build holds the Terraform state lock).
+            logger.warning("stray build not stopped", deployment=request.deployment, error=str(exc))
     if request.outcome == "succeeded" and loaded is not None:
         mark_applied(
             deployment=request.deployment,

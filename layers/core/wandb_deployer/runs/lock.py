@@ -223,9 +223,9 @@ def release_stale_state_lock(
     if not _object_exists(s3, state_bucket, lock_key):
         return False
     marker_key = holder_marker_key(deployment)
-    holder = _read_holder_marker(s3, artifacts_bucket, marker_key)
+    holder = read_holder_marker(s3, artifacts_bucket, marker_key)
     build_id = str(holder.get("build_id", "")) if holder else ""
-    status = _build_status(codebuild, build_id) if build_id else "MISSING"
+    status = build_status(codebuild, build_id) if build_id else "MISSING"
     if status == "IN_PROGRESS":
         logger.info("terraform state lock held by a running build", deployment=deployment, build_id=build_id)
         raise DeploymentLockedError(
@@ -256,7 +256,8 @@ def _object_exists(s3: Any, bucket: str, key: str) -> bool:
     return True
 
 
-def _read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The build runner's marker of which build holds the Terraform state lock; None when absent or unreadable."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
@@ -271,7 +272,8 @@ def _read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None
     return marker if isinstance(marker, dict) else None
 
 
-def _build_status(codebuild: Any, build_id: str) -> str:
+def build_status(codebuild: Any, build_id: str) -> str:
+    """CodeBuild's status of the build (IN_PROGRESS while it runs); NOT_FOUND for a build CodeBuild does not know."""
     try:
         response = codebuild.batch_get_builds(ids=[build_id])
     except ClientError as exc:
