@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import parse_parameter_name
 from wandb_deployer.deploy.paths import parameter_name
-from wandb_deployer.errors import InvalidDeploymentNameError, TransientAwsError
+from wandb_deployer.errors import InvalidDeploymentNameError
 from wandb_deployer.events import ParameterStoreChangeEvent
+from wandb_deployer.runs import aws_failure
 from wandb_deployer.runs.desired import record_desired_change, start_run_unless_running
 from wandb_deployer.settings import Settings
 
@@ -64,7 +65,7 @@ def _is_paused(deployment: str, prefix: str, ssm: Any) -> bool:
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ParameterNotFound":
             return False
-        raise TransientAwsError("reading deployer/paused failed") from exc
+        raise aws_failure(exc, operation="GetParameter deployer/paused") from exc
     return str(value).strip().lower() == "true"
 
 
