@@ -57,7 +57,7 @@ class Area:
 AREAS: dict[str, Area] = {
     "plan": Area(("plan/destructive.py", "plan/summary.py"), ("plan",)),
     "runs": Area(
-        ("runs/__init__.py", "runs/approval.py", "runs/desired.py", "runs/history.py", "runs/lock.py", "runs/notify.py"),
+        tuple(f"runs/{name}.py" for name in ("__init__", "approval", "desired", "history", "lock", "notify")),
         ("runs",),
     ),
     "upgrade": Area(("upgrade/guards.py", "deploy/upgrade_step.py"), ("upgrade",)),
@@ -136,7 +136,7 @@ def run_area(name: str, area: Area, max_children: int) -> dict[str, Any]:
     command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     with open(directory / "mutmut.log", "w") as log:
-        completed = subprocess.run(command, cwd=directory, env=environment, stdout=log, stderr=log, check=False)  # noqa: S603
+        completed = subprocess.run(command, cwd=directory, env=environment, stdout=log, stderr=log, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"mutmut run of {name} failed ({completed.returncode}): see {directory / 'mutmut.log'}")
     run = {"wall_seconds": round(time.monotonic() - started, 1), "finished_at": datetime.now(UTC).isoformat()}
@@ -158,11 +158,13 @@ def area_results(name: str, area: Area) -> dict[str, dict[str, str]]:
 
 def mutant_diffs(name: str, mutants: Iterable[str]) -> dict[str, str]:
     """`mutmut show`'s diff of each mutant (read in the area's staging directory, where mutmut keeps them)."""
+    from mutmut.configuration import reset_config
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
     diffs: dict[str, str] = {}
     cwd = Path.cwd()
     os.chdir(STAGING / name)
+    reset_config()  # mutmut reads its configuration once, from the working directory: the area's
     try:
         for mutant in mutants:
             diffs[mutant] = get_diff_for_mutant(mutant)

@@ -112,3 +112,32 @@ def test_a_plan_without_resource_changes_has_none() -> None:
 def test_a_broken_document_raises_plan_not_found(data: bytes) -> None:
     with pytest.raises(PlanNotFoundError):
         summarise_plan_json(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("data", [b'{"resource_changes": [{"address": "\xff"}]}', '{"a": "é'.encode()[:-1]])
+def test_bytes_that_are_not_utf8_are_a_broken_document(data: bytes) -> None:
+    with pytest.raises(PlanNotFoundError) as raised:
+        summarise_plan_json(io.BytesIO(data))
+    assert str(raised.value) == "the plan JSON is not a readable `terraform show -json` document"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_numbers_cut_by_a_chunk_end_are_read_whole(size: int) -> None:
+    data = b'{"format_version": 12.5, "resource_changes": [12345, -6.75e3, 0], "errored": 100}'
+    elements = list(PlanReader(TrickleStream(data, size), chunk_bytes=size).resource_changes())  # type: ignore[arg-type]
+    assert elements == [12345, -6.75e3, 0]
+
+
+def test_elements_are_yielded_before_the_whole_plan_is_read() -> None:
+    # A plan of tens of megabytes is never held whole: the first change arrives after reading a few chunks of it.
+    changes = [resource_change(f"aws_iam_role.r{index}", "aws_iam_role", ["create"]) for index in range(2000)]
+    stream = io.BytesIO(json.dumps({"resource_changes": changes}).encode())
+    first = next(PlanReader(stream, chunk_bytes=4096).resource_changes())
+    assert first["address"] == "aws_iam_role.r0"
+    assert stream.tell() <= 3 * 4096 < len(stream.getvalue())
+
+
+def test_the_digest_lists_fifty_changes_by_default() -> None:
+    changes = [resource_change(f"aws_iam_role.r{index}", "aws_iam_role", ["create"]) for index in range(51)]
+    digest = summarise_plan_json(io.BytesIO(plan_bytes(changes)))
+    assert len(digest.changes) == 50 and digest.changes_truncated is True

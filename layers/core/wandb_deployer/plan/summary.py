@@ -34,7 +34,12 @@ CHUNK_BYTES = 1 << 18
 _NOT_FOUND = ("NoSuchKey", "NoSuchBucket", "404", "NotFound")
 
 _NON_SPACE = re.compile(r"\S")
+_NUMBER_GOES_ON = frozenset(".eE+-")
 _JSON = json.JSONDecoder()
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class PlannedChange(BaseModel):
@@ -120,11 +125,11 @@ class PlanReader:
         self._buf = self._buf[self._pos :]
         self._pos = 0
         raw = self._stream.read(self._chunk_bytes)
-        if raw:
-            self._buf += self._decoder.decode(raw)
-        else:
-            self._eof = True
-            self._buf += self._decoder.decode(b"", final=True)
+        self._eof = not raw
+        try:
+            self._buf += self._decoder.decode(raw, final=self._eof)
+        except UnicodeDecodeError as exc:
+            raise self._malformed() from exc
 
     def _peek(self) -> str:
         """The next non-space character (not consumed); raises at the end of the document."""
@@ -149,8 +154,10 @@ class PlanReader:
             if self._eof:
                 raise self._malformed() from exc
             return None
-        # A value must be followed by something (`,`, `]`, `}`): a number cut by the chunk end would decode short.
-        return (value, end) if end < len(self._buf) or self._eof else None
+        # A value must be followed by something (`,`, `]`, `}`): a number cut by the chunk end decodes short, at the
+        # end of the buffer or, cut after its `.`, `e` or exponent sign, just before one of those (`12.` reads as 12).
+        cut = end == len(self._buf) or (_is_number(value) and self._buf[end] in _NUMBER_GOES_ON)
+        return None if cut and not self._eof else (value, end)
 
     def _value(self) -> Any:
         while True:
@@ -211,8 +218,8 @@ def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest
         counts[action] += 1
         if len(changes) < max_listed:
             changes.append(PlannedChange(address=address, type=resource_type, action=action))
-        if is_destructive(resource_type, action):
-            held = data_held_by(resource_type) or ""
+        held = data_held_by(resource_type) if is_destructive(resource_type, action) else None
+        if held is not None:
             destructive.append(DestructiveChange(address=address, type=resource_type, action=action, holds=held))
     return PlanDigest(
         counts=ChangeCounts(**counts),
