@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: setup demo test lint unit e2e bench build clean contract contract-check terraform-validate
+.PHONY: setup demo test lint unit e2e bench mutation build clean contract contract-check terraform-validate
 
 $(BIN)/wbd: pyproject.toml layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: lint
 
 bench: $(BIN)/wbd
 	$(BIN)/python -m bench
+
+## Mutation testing of the decision logic against the unit tests (slow: not part of `test`); AREAS="runs plan" for some.
+mutation: $(BIN)/wbd
+	$(BIN)/python -m bench.mutation $(AREAS)
 
 ## The module contract (layers/core/wandb_deployer/contract/data/): regenerate it from git checkouts of the modules, or
 ## check that the committed files are what the sources say. Both read every release tag (a few minutes).
