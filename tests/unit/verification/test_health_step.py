@@ -11,7 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from tests.unit.faults import recorded_calls
 from tests.unit.verification.conftest import API_KEY, REGION
+from wandb_deployer.aws_clients import client
 from wandb_deployer.deploy import health_step
 from wandb_deployer.deploy.health_step import check
 from wandb_deployer.errors import AwsRequestFailedError, TransientAwsError
@@ -91,3 +93,23 @@ def test_ssm_errors_are_sorted(
     monkeypatch.setattr(health_step, "client", lambda service: ssm)
     with pytest.raises(error):
         check(request(standin), SETTINGS)
+
+
+def test_the_operator_generation_reads_only_the_api_key(ssm: Any, standin: WandbStandIn) -> None:
+    calls = recorded_calls(client("ssm"))
+    check(request(standin, generation="operator"), SETTINGS)
+    assert [params for _, params in calls] == [{"Name": f"{PREFIX}/deployer/api_key", "WithDecryption": True}]
+
+
+def test_the_legacy_generation_also_reads_the_desired_version(ssm: Any, standin: WandbStandIn) -> None:
+    calls = recorded_calls(client("ssm"))
+    result = check(request(standin, generation="legacy", attempt=4), SETTINGS)
+    assert [params["Name"] for _, params in calls] == [f"{PREFIX}/deployer/api_key", f"{PREFIX}/app/wandb_version"]
+    assert result.attempt == 5
+
+
+@pytest.mark.parametrize(("attempt", "give_up"), [(1, False), (2, True)])
+def test_the_deadline_counts_whole_intervals(ssm: Any, standin: WandbStandIn, attempt: int, give_up: bool) -> None:
+    # 30 s at 10 s intervals: after attempt 1 the next (2) starts at 20 s < 30 s; after attempt 2, 30 s is the deadline.
+    standin.set_status(503)
+    assert check(request(standin, attempt=attempt), SETTINGS).give_up is give_up
