@@ -107,7 +107,14 @@ def test_a_plan_without_resource_changes_has_none() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not json", b'{"resource_changes": [{"address": "a"', b'{"resource_changes": [1 2]}', b"[]"],
+    [
+        b"",
+        b"not json",
+        b'{"resource_changes": [{"address": "a"',
+        b'{"resource_changes": [1 2]}',
+        b"[]",
+        b'{"planned_values": X], "resource_changes": []}',
+    ],
 )
 def test_a_broken_document_raises_plan_not_found(data: bytes) -> None:
     with pytest.raises(PlanNotFoundError):
@@ -131,7 +138,7 @@ def test_numbers_cut_by_a_chunk_end_are_read_whole(size: int) -> None:
 def test_elements_are_yielded_before_the_whole_plan_is_read() -> None:
     # A plan of tens of megabytes is never held whole: the first change arrives after reading a few chunks of it.
     changes = [resource_change(f"aws_iam_role.r{index}", "aws_iam_role", ["create"]) for index in range(2000)]
-    stream = io.BytesIO(json.dumps({"resource_changes": changes}).encode())
+    stream = io.BytesIO(json.dumps({"format_version": 1, "resource_changes": changes}).encode())
     first = next(PlanReader(stream, chunk_bytes=4096).resource_changes())
     assert first["address"] == "aws_iam_role.r0"
     assert stream.tell() <= 3 * 4096 < len(stream.getvalue())
