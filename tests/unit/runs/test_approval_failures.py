@@ -87,7 +87,7 @@ def test_a_stored_approval_is_returned_and_read_back_exactly(dynamodb):
 def test_a_failed_store_raises_and_stores_nothing(dynamodb, code, status, error):
     fail_call(dynamodb, "PutItem", code, status=status)
 
-    with pytest.raises(error, match="PutItem approval"):
+    with pytest.raises(error, match=r"^PutItem approval failed"):
         store(dynamodb)
 
     assert pending_now(dynamodb) is None
@@ -98,7 +98,7 @@ def test_a_failed_read_is_an_error_not_an_absent_approval(dynamodb, code, status
     store(dynamodb)
     fail_call(dynamodb, "GetItem", code, status=status)
 
-    with pytest.raises(error, match="GetItem approval"):
+    with pytest.raises(error, match=r"^GetItem approval failed"):
         pending_now(dynamodb)
 
 
@@ -109,7 +109,7 @@ def test_an_answer_step_functions_did_not_get_leaves_the_approval_pending(dynamo
     operation = "SendTaskSuccess" if approve else "SendTaskFailure"
     failed = fail_call(sfn, operation, code, status=status)
 
-    with pytest.raises(error, match="SendTask approval") as raised:
+    with pytest.raises(error, match=r"^SendTask approval failed") as raised:
         _answer(sfn, dynamodb, approve=approve, reason="not now")
 
     assert len(failed) == 1 and failed[0]["taskToken"] == TOKEN
@@ -170,7 +170,7 @@ def test_a_failed_withdrawal_raises(dynamodb, code, status, error):
     store(dynamodb)
     fail_call(dynamodb, "DeleteItem", code, status=status)
 
-    with pytest.raises(error, match="DeleteItem approval"):
+    with pytest.raises(error, match=r"^DeleteItem approval failed"):
         withdraw_pending_approval(deployment="prod", execution_arn=EXECUTION, table=TABLE, dynamodb=dynamodb)
 
     assert pending_now(dynamodb) is not None

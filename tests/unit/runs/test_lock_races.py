@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.unit.faults import before_call, fail_call
+from tests.unit.faults import answer_call, before_call, fail_call, recorded_calls
 from tests.unit.runs.conftest import REGION, TABLE
 from tests.unit.runs.test_lock import NOW, _acquire, _lock
 from wandb_deployer.errors import AwsRequestFailedError, DeploymentLockedError, TransientAwsError
-from wandb_deployer.runs.lock import START_GRACE_SECONDS, read_lock, release_lock
+from wandb_deployer.runs.lock import START_GRACE_SECONDS, read_lock, release_lock, release_stale_state_lock
 from wandb_deployer.states import LockResult
 
 pytestmark = pytest.mark.unit
@@ -138,7 +138,7 @@ def test_a_failed_liveness_check_never_takes_a_lock_over(dynamodb, sfn, start_ex
     _acquire(holder, dynamodb, sfn)
     failed = fail_call(sfn, "DescribeExecution", code, status=status)
 
-    with pytest.raises(error, match="DescribeExecution"):
+    with pytest.raises(error, match=r"^DescribeExecution failed"):
         _acquire(start_execution("me"), dynamodb, sfn)
 
     assert len(failed) == 1 and failed[0]["executionArn"] == holder
@@ -155,7 +155,7 @@ def test_a_failed_existence_check_of_a_reserved_owner_keeps_the_reservation(
     first_look = fail_call(sfn, "DescribeExecution", "ExecutionDoesNotExist")
     failed = fail_call(sfn, "DescribeExecution", code, status=status)
 
-    with pytest.raises(error, match="DescribeExecution"):
+    with pytest.raises(error, match=r"^DescribeExecution failed"):
         _acquire(start_execution("me"), dynamodb, sfn, now=NOW + timedelta(seconds=5))
 
     assert len(first_look) == 1 and len(failed) == 1
@@ -166,7 +166,7 @@ def test_a_failed_existence_check_of_a_reserved_owner_keeps_the_reservation(
 @pytest.mark.parametrize(
     ("operation", "when", "named"),
     [
-        ("PutItem", lambda p: not is_takeover(p), "PutItem lock failed"),
+        ("PutItem", lambda p: not is_takeover(p), "PutItem lock"),
         ("GetItem", None, "GetItem lock"),
         ("PutItem", is_takeover, "PutItem lock takeover"),
     ],
@@ -178,7 +178,7 @@ def test_a_failed_lock_request_fails_the_acquire_and_changes_nothing(
     _acquire(killed, dynamodb, sfn)
     failed = fail_call(dynamodb, operation, code, status=status, when=when)
 
-    with pytest.raises(error, match=named):
+    with pytest.raises(error, match=rf"^{named} failed"):
         _acquire(start_execution("me"), dynamodb, sfn)
 
     assert len(failed) == 1
@@ -191,7 +191,7 @@ def test_a_failed_takeover_note_fails_the_acquire(dynamodb, sfn, start_execution
     _acquire(first, dynamodb, sfn, lease_seconds=60)
     fail_call(dynamodb, "UpdateItem", code, status=status)
 
-    with pytest.raises(error, match="UpdateItem lock"):
+    with pytest.raises(error, match=r"^UpdateItem lock failed"):
         _acquire(me, dynamodb, sfn, now=NOW + timedelta(minutes=5))
 
     assert _lock(dynamodb).owner == me  # the put happened; the retry of the step renews it and notes the takeover
@@ -203,7 +203,7 @@ def test_a_failed_release_raises_and_the_lock_stays(dynamodb, sfn, start_executi
     _acquire(holder, dynamodb, sfn)
     fail_call(dynamodb, "DeleteItem", code, status=status)
 
-    with pytest.raises(error, match="DeleteItem lock"):
+    with pytest.raises(error, match=r"^DeleteItem lock failed"):
         release_lock(deployment="prod", execution_arn=holder, table=TABLE, dynamodb=dynamodb)
 
     assert _lock(dynamodb).owner == holder
@@ -212,7 +212,7 @@ def test_a_failed_release_raises_and_the_lock_stays(dynamodb, sfn, start_executi
 def test_a_failed_lock_read_is_an_error_not_a_free_lock(dynamodb):
     fail_call(dynamodb, "GetItem", "InternalServerError", status=500)
 
-    with pytest.raises(TransientAwsError, match="GetItem lock"):
+    with pytest.raises(TransientAwsError, match=r"^GetItem lock failed"):
         read_lock(deployment="prod", table=TABLE, dynamodb=dynamodb)
 
 
@@ -264,3 +264,98 @@ def test_a_reserved_execution_that_started_and_ended_within_the_grace_is_taken_o
 
     assert result.took_over_from == ended
     assert _lock(dynamodb).owner.endswith(":me")
+
+
+# --- the Terraform state lock: what AWS answers -----------------------------------------------------------------------
+
+STATE_BUCKET, ARTIFACTS_BUCKET = "wbd-state", "wbd-artifacts"
+TFLOCK = "deployments/prod/terraform.tfstate.tflock"
+MARKER = "locks/prod/holder.json"
+
+
+@pytest.fixture
+def buckets(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=STATE_BUCKET)
+    s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
+    s3.put_object(Bucket=STATE_BUCKET, Key=TFLOCK, Body=b'{"ID": "x"}')
+    codebuild = boto3.client("codebuild", region_name=REGION)
+    return s3, codebuild
+
+
+def release_state_lock(s3, codebuild) -> bool:
+    return release_stale_state_lock(
+        deployment="prod",
+        state_bucket=STATE_BUCKET,
+        state_key="deployments/prod/terraform.tfstate",
+        artifacts_bucket=ARTIFACTS_BUCKET,
+        s3=s3,
+        codebuild=codebuild,
+    )
+
+
+@pytest.mark.parametrize(("code", "status"), [("404", 404), ("NoSuchKey", 404), ("NotFound", 404)])
+def test_every_not_found_answer_means_no_state_lock(buckets, code, status):
+    s3, codebuild = buckets
+    fail_call(s3, "HeadObject", code, status=status)
+    assert release_state_lock(s3, codebuild) is False
+
+
+@pytest.mark.parametrize(("code", "status"), [("404", 404), ("NoSuchKey", 404), ("NotFound", 404)])
+def test_every_not_found_answer_means_no_holder_marker(buckets, code, status):
+    s3, codebuild = buckets
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=MARKER, Body=b'{"build_id": "b"}')
+    fail_call(s3, "GetObject", code, status=status)
+    builds = recorded_calls(codebuild)
+
+    assert release_state_lock(s3, codebuild) is True
+
+    assert builds == []  # no marker: no build to ask about
+
+
+@pytest.mark.parametrize("marker", [b"not json", b'["build_id", "b"]', b"{}"])
+def test_an_unreadable_holder_marker_means_an_unknown_holder(buckets, marker):
+    s3, codebuild = buckets
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=MARKER, Body=marker)
+    builds = recorded_calls(codebuild)
+
+    assert release_state_lock(s3, codebuild) is True
+
+    assert builds == []
+    assert s3.list_objects_v2(Bucket=ARTIFACTS_BUCKET).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "status", "message"),
+    [
+        ("HeadObject", "403", 403, "HeadObject state lock failed: 403"),
+        ("GetObject", "AccessDenied", 403, "GetObject state lock holder failed: AccessDenied"),
+        (
+            "BatchGetBuilds",
+            "ThrottlingException",
+            400,
+            "BatchGetBuilds failed and may succeed on retry: ThrottlingException",
+        ),
+        ("DeleteObject", "AccessDenied", 403, "DeleteObject state lock failed: AccessDenied"),
+    ],
+)
+def test_a_state_lock_request_that_fails_says_which(buckets, operation, code, status, message):
+    s3, codebuild = buckets
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=MARKER, Body=b'{"build_id": "wbd-terraform:b"}')
+    fail_call(codebuild if operation == "BatchGetBuilds" else s3, operation, code, status=status)
+
+    with pytest.raises((TransientAwsError, AwsRequestFailedError)) as raised:
+        release_state_lock(s3, codebuild)
+
+    assert str(raised.value) == message
+    assert s3.list_objects_v2(Bucket=STATE_BUCKET, Prefix=TFLOCK).get("KeyCount") == 1
+
+
+@pytest.mark.parametrize("answer", [{"builds": []}, {"builds": [{"id": "wbd-terraform:b"}]}, {}])
+def test_a_build_codebuild_does_not_report_running_does_not_hold_the_state(buckets, answer):
+    s3, codebuild = buckets
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=MARKER, Body=b'{"build_id": "wbd-terraform:b"}')
+    asked = answer_call(codebuild, "BatchGetBuilds", answer)
+
+    assert release_state_lock(s3, codebuild) is True
+    assert asked == [{"ids": ["wbd-terraform:b"]}]

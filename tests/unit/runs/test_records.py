@@ -234,16 +234,16 @@ def test_list_runs_returns_at_most_the_limit_newest_first(dynamodb) -> None:
 )
 def test_a_history_write_or_read_that_fails_raises(dynamodb, operation: str, name: str) -> None:
     fail_call(dynamodb, operation, "ThrottlingException")
-    with pytest.raises(TransientAwsError, match=name):
+    with pytest.raises(TransientAwsError, match=rf"^{name} failed"):
         record_run_event(deployment="prod", execution_arn=ARN + "r", outcome="started", table=TABLE, dynamodb=dynamodb)
 
 
 def test_status_reads_fail_loudly(dynamodb) -> None:
     fail_call(dynamodb, "Query", "AccessDeniedException")
-    with pytest.raises(AwsRequestFailedError, match="Query status"):
+    with pytest.raises(AwsRequestFailedError, match=r"^Query status failed"):
         deployment_status(deployment="prod", table=TABLE, dynamodb=dynamodb)
     fail_call(dynamodb, "Query", "AccessDeniedException", when=lambda params: "Limit" in params)
-    with pytest.raises(AwsRequestFailedError, match="Query runs"):
+    with pytest.raises(AwsRequestFailedError, match=r"^Query runs failed"):
         deployment_status(deployment="prod", table=TABLE, dynamodb=dynamodb)
 
 
@@ -299,7 +299,7 @@ def test_a_change_between_the_apply_and_clearing_pending_keeps_it_pending(dynamo
 )
 def test_desired_state_failures_raise(dynamodb, operation: str, when: Any, name: str) -> None:
     fail_call(dynamodb, operation, "ThrottlingException", when=when)
-    with pytest.raises(TransientAwsError, match=name):
+    with pytest.raises(TransientAwsError, match=rf"^{name} failed"):
         record_desired_change(deployment="prod", parameter_name="/p", table=TABLE, dynamodb=dynamodb)
         read_desired(deployment="prod", table=TABLE, dynamodb=dynamodb)
 
@@ -314,7 +314,7 @@ def test_desired_state_failures_raise(dynamodb, operation: str, when: Any, name:
 )
 def test_applied_state_failures_raise(dynamodb, operation: str, when: Any, name: str) -> None:
     fail_call(dynamodb, operation, "AccessDeniedException", when=when)
-    with pytest.raises(AwsRequestFailedError, match=name):
+    with pytest.raises(AwsRequestFailedError, match=rf"^{name} failed"):
         mark_applied(
             deployment="prod", fingerprint="f", execution_arn="a", generation=1, table=TABLE, dynamodb=dynamodb
         )
@@ -323,7 +323,7 @@ def test_applied_state_failures_raise(dynamodb, operation: str, when: Any, name:
 
 def test_a_pause_that_cannot_be_noted_raises_and_starts_nothing(dynamodb, sfn, state_machine_arn) -> None:
     fail_call(dynamodb, "UpdateItem", "ThrottlingException")
-    with pytest.raises(TransientAwsError, match="UpdateItem desired paused"):
+    with pytest.raises(TransientAwsError, match=r"^UpdateItem desired paused failed"):
         start_run_unless_running(
             deployment="prod", trigger="rerun", state_machine_arn=state_machine_arn, sfn=sfn, dynamodb=dynamodb,
             table=TABLE, paused=True,
@@ -353,10 +353,96 @@ def test_a_notification_message_is_scrubbed_and_timestamped() -> None:
 def test_the_subject_is_cut_to_what_sns_takes() -> None:
     sns, events = boto3.client("sns", region_name=REGION), boto3.client("events", region_name=REGION)
     fail = fail_call(sns, "Publish", "ThrottlingException")
-    with pytest.raises(TransientAwsError, match="Publish notification"):
+    with pytest.raises(TransientAwsError, match=r"^Publish notification failed"):
         notify(
             event="Drift Detected", deployment="d" * 120, detail={}, sns=sns, events=events, topic_arn="arn:t",
             bus_name="",
         )  # fmt: skip
     assert len(fail[0]["Subject"]) == 100
     assert json.loads(fail[0]["Message"])["deployment"] == "d" * 120
+
+
+# --- reads that decide are strongly consistent; the status view ------------------------------------------------------
+
+
+def test_every_read_that_decides_is_strongly_consistent(dynamodb) -> None:
+    # moto is always consistent; DynamoDB is not unless asked: a stale lock or approval read would decide wrongly.
+    from wandb_deployer.runs.approval import load_pending_approval
+    from wandb_deployer.runs.lock import read_lock
+
+    calls = recorded_calls(dynamodb)
+    read_lock(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    load_pending_approval(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    read_desired(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    read_applied(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    deployment_status(deployment="prod", table=TABLE, dynamodb=dynamodb)
+
+    reads = [(name, params["Key"]["sk"]["S"] if "Key" in params else "status") for name, params in calls]
+    assert reads == [
+        ("GetItem", "LOCK"),
+        ("GetItem", "APPROVAL"),
+        ("GetItem", "DESIRED"),
+        ("GetItem", "APPLIED"),
+        ("Query", "status"),
+        ("Query", "status"),
+    ]
+    assert all(params.get("ConsistentRead") is True for _, params in calls[:5])
+
+
+def test_nothing_applied_yet_reads_as_none(dynamodb) -> None:
+    assert read_applied(deployment="prod", table=TABLE, dynamodb=dynamodb) is None
+
+
+def test_a_pause_is_noted_at_the_moment_of_the_change(dynamodb, sfn, state_machine_arn) -> None:
+    start_run_unless_running(
+        deployment="prod", trigger="parameter-change", state_machine_arn=state_machine_arn, sfn=sfn, dynamodb=dynamodb,
+        table=TABLE, paused=True, now=T0,
+    )  # fmt: skip
+    desired = read_desired(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    assert desired.paused_at == iso(T0) and desired.pending is True
+
+
+def test_who_answered_is_cut_to_200_characters(dynamodb, sfn) -> None:
+    from wandb_deployer.runs.approval import answer_approval, store_pending_approval
+    from wandb_deployer.states import ApprovalDecision, ChangeCounts, S3Pointer
+
+    store_pending_approval(
+        deployment="prod", execution_arn=ARN + "r", task_token="t", plan_sha256="ab" * 32, counts=ChangeCounts(),
+        destructive=[], summary=S3Pointer(bucket="b", key="k"), timeout_seconds=600, table=TABLE, dynamodb=dynamodb,
+        now=T0,
+    )  # fmt: skip
+    sent = recorded_calls(sfn)
+    answer_approval(
+        deployment="prod", plan_sha256="ab" * 32, approve=True, who="w" * 300, reason="", sfn=sfn, table=TABLE,
+        dynamodb=dynamodb, now=T0,
+    )  # fmt: skip
+    decision = ApprovalDecision.model_validate_json(sent[0][1]["output"])
+    assert decision.approved_by == "w" * 199 + "…"
+
+
+def test_the_status_view_reads_every_record_at_the_moment_asked(dynamodb) -> None:
+    from wandb_deployer.drift.record import record_drift
+    from wandb_deployer.runs.approval import store_pending_approval
+    from wandb_deployer.states import ChangeCounts, S3Pointer
+
+    store_pending_approval(
+        deployment="prod", execution_arn=ARN + "r", task_token="t", plan_sha256="ab" * 32, counts=ChangeCounts(),
+        destructive=[], summary=S3Pointer(bucket="b", key="k"), timeout_seconds=600, table=TABLE, dynamodb=dynamodb,
+        now=T0,
+    )  # fmt: skip
+    record_drift(deployment="prod", fingerprint="f" * 64, summary={}, table=TABLE, dynamodb=dynamodb, now=T0)
+    record_run_event(
+        deployment="prod", execution_arn=ARN + "old", outcome="started", now=T0, table=TABLE, dynamodb=dynamodb
+    )
+    record_run_event(
+        deployment="prod", execution_arn=ARN + "new", outcome="started", now=T0 + timedelta(minutes=1), table=TABLE,
+        dynamodb=dynamodb,
+    )  # fmt: skip
+
+    during = deployment_status(deployment="prod", table=TABLE, dynamodb=dynamodb, now=T0 + timedelta(minutes=5))
+    after = deployment_status(deployment="prod", table=TABLE, dynamodb=dynamodb, now=T0 + timedelta(minutes=10))
+
+    assert during.pending_approval is not None and during.pending_approval.plan_sha256 == "ab" * 32
+    assert after.pending_approval is None  # expired at 10 minutes exactly
+    assert during.drift is not None and during.drift.fingerprint == "f" * 64 and during.drift.status == "drifted"
+    assert during.last_run is not None and during.last_run.execution_name == "new"
