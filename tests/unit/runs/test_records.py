@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -446,3 +447,160 @@ def test_the_status_view_reads_every_record_at_the_moment_asked(dynamodb) -> Non
     assert after.pending_approval is None  # expired at 10 minutes exactly
     assert during.drift is not None and during.drift.fingerprint == "f" * 64 and during.drift.status == "drifted"
     assert during.last_run is not None and during.last_run.execution_name == "new"
+
+
+# --- what is sent and stored, exactly ----------------------------------------------------------------------------
+
+
+def test_a_notification_is_published_with_its_attributes_and_timestamp(aws) -> None:
+    sns, events = boto3.client("sns", region_name=REGION), boto3.client("events", region_name=REGION)
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    published, put = recorded_calls(sns), recorded_calls(events)
+
+    notify(
+        event="Run Failed", deployment="prod", detail={"at": T0}, sns=sns, events=events, topic_arn=topic,
+        bus_name="default", now=T0,
+    )  # fmt: skip
+
+    [(_, publish)] = published
+    assert publish["Subject"] == "W&B deployer prod: Run Failed"
+    assert publish["MessageAttributes"] == {
+        "event": {"DataType": "String", "StringValue": "Run Failed"},
+        "deployment": {"DataType": "String", "StringValue": "prod"},
+    }
+    message = json.loads(publish["Message"])
+    assert message == {"event": "Run Failed", "deployment": "prod", "at": iso(T0), "detail": {"at": str(T0)}}
+    [(_, entries)] = put
+    assert entries["Entries"] == [
+        {
+            "Source": "wandb-deployer",
+            "DetailType": "Run Failed",
+            "Detail": publish["Message"],
+            "EventBusName": "default",
+            "Resources": [],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("ThrottlingException", TransientAwsError), ("AccessDenied", AwsRequestFailedError)]
+)
+def test_a_bus_that_refuses_the_call_fails_the_notification(aws, code: str, error: type[Exception]) -> None:
+    sns, events = boto3.client("sns", region_name=REGION), boto3.client("events", region_name=REGION)
+    fail_call(events, "PutEvents", code)
+    with pytest.raises(error) as raised:
+        notify(event="Run Failed", deployment="prod", detail={}, sns=sns, events=events, topic_arn="", bus_name="b")
+    assert str(raised.value).startswith("PutEvents notification failed")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ({"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]}, "'Run Failed' event: InternalFailure"),
+        ({"FailedEntryCount": 1, "Entries": [{}]}, "'Run Failed' event: "),
+    ],
+)
+def test_a_refused_entry_is_retryable_and_named(aws, answer: dict[str, Any], message: str) -> None:
+    from tests.unit.faults import answer_call
+
+    sns, events = boto3.client("sns", region_name=REGION), boto3.client("events", region_name=REGION)
+    answer_call(events, "PutEvents", answer)
+    with pytest.raises(TransientAwsError) as raised:
+        notify(event="Run Failed", deployment="prod", detail={}, sns=sns, events=events, topic_arn="", bus_name="b")
+    assert str(raised.value) == f"EventBridge did not accept the {message}"
+
+
+def test_an_answer_without_a_failure_count_is_accepted(aws) -> None:
+    from tests.unit.faults import answer_call
+
+    sns, events = boto3.client("sns", region_name=REGION), boto3.client("events", region_name=REGION)
+    answer_call(events, "PutEvents", {"Entries": [{"EventId": "1"}]})
+    notify(event="Run Failed", deployment="prod", detail={}, sns=sns, events=events, topic_arn="", bus_name="b")
+
+
+def test_a_run_started_now_is_named_by_the_moment(dynamodb, sfn, state_machine_arn) -> None:
+    arn = start_run_unless_running(
+        deployment="prod", trigger="parameter-change", state_machine_arn=state_machine_arn, sfn=sfn, dynamodb=dynamodb,
+        table=TABLE, now=T0,
+    )  # fmt: skip
+    assert arn is not None and ":prod-parameter-change-20260501120000-" in arn
+    from wandb_deployer.runs.lock import read_lock
+
+    lock = read_lock(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    assert lock is not None and lock.owner == arn and lock.acquired_at == iso(T0)
+    assert lock.lease_until == epoch(T0) + 120  # the start grace only
+
+
+def test_a_start_that_fails_names_it(dynamodb, sfn, state_machine_arn) -> None:
+    fail_call(sfn, "StartExecution", "ExecutionLimitExceeded")
+    with pytest.raises(AwsRequestFailedError) as raised:
+        start_run_unless_running(
+            deployment="prod", trigger="rerun", state_machine_arn=state_machine_arn, sfn=sfn, dynamodb=dynamodb,
+            table=TABLE,
+        )  # fmt: skip
+    assert str(raised.value) == "StartExecution failed: ExecutionLimitExceeded"
+
+
+def test_the_applied_record_keeps_the_wandb_generation(dynamodb) -> None:
+    mark_applied(
+        deployment="prod", fingerprint="f", execution_arn=ARN + "r", generation=2, wandb_generation="legacy",
+        table=TABLE, dynamodb=dynamodb, now=T0,
+    )  # fmt: skip
+    applied = read_applied(deployment="prod", table=TABLE, dynamodb=dynamodb)
+    assert applied is not None and (applied.wandb_generation, applied.generation) == ("legacy", 2)
+
+
+def test_a_run_record_keeps_what_it_was_given(dynamodb) -> None:
+    record = record_run_event(
+        deployment="prod", execution_arn=ARN + "run:with:colons", outcome="succeeded", fingerprint="fp",
+        started_at=T0, now=T0 + timedelta(seconds=1, microseconds=23456), table=TABLE, dynamodb=dynamodb,
+    )  # fmt: skip
+    assert record.execution_name == "colons"
+    assert record.fingerprint == "fp" and record.updated_at == iso(T0 + timedelta(seconds=1, microseconds=23456))
+    assert record.duration_seconds == 1.023
+
+
+def test_a_record_without_started_at_found_by_its_arn_keeps_its_start(dynamodb) -> None:
+    record_run_event(
+        deployment="prod", execution_arn=ARN + "r#1", outcome="started", now=T0, table=TABLE, dynamodb=dynamodb
+    )
+    record = record_run_event(
+        deployment="prod", execution_arn=ARN + "r#1", outcome="failed", now=T0 + timedelta(seconds=5), table=TABLE,
+        dynamodb=dynamodb,
+    )  # fmt: skip
+    assert record.started_at == iso(T0) and record.duration_seconds == 5
+    assert len(list_runs(deployment="prod", table=TABLE, dynamodb=dynamodb)) == 1
+
+
+def test_list_runs_lists_twenty_by_default(dynamodb) -> None:
+    for index in range(21):
+        record_run_event(
+            deployment="prod", execution_arn=f"{ARN}r{index}", outcome="started", started_at=T0 + timedelta(index),
+            table=TABLE, dynamodb=dynamodb,
+        )  # fmt: skip
+    assert len(list_runs(deployment="prod", table=TABLE, dynamodb=dynamodb)) == 20
+
+
+def test_the_lock_item_expires_a_day_after_its_lease(dynamodb, sfn, start_execution) -> None:
+    from wandb_deployer.runs.lock import acquire_lock
+
+    owner = start_execution("owner")
+    acquire_lock(deployment="prod", execution_arn=owner, table=TABLE, dynamodb=dynamodb, sfn=sfn, now=T0)
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "DEPLOYMENT#prod"}, "sk": {"S": "LOCK"}})["Item"]
+    assert int(item["lease_until"]["N"]) == epoch(T0) + 7200  # the default lease: two hours
+    assert int(item["expires_at"]["N"]) == epoch(T0) + 7200 + 86_400
+
+
+def test_errors_without_metadata_or_status_are_not_retryable() -> None:
+    bare = ClientError({"Error": {"Code": "Odd"}}, "Op")
+    assert type(aws_failure(bare, operation="X")) is AwsRequestFailedError
+    no_code = ClientError({"Error": {}, "ResponseMetadata": {}}, "Op")
+    assert str(aws_failure(no_code, operation="X")) == "X failed: 0"
+
+
+def test_scrubbing_cuts_nested_strings_at_the_default_limit() -> None:
+    long = "y" * 2500
+    cut = "y" * 1999 + "…"
+    assert scrub_secrets({"note": long}) == {"note": cut}
+    assert scrub_secrets([long]) == [cut]
+    assert scrub_secrets(Path("/" + long)) == "/" + "y" * 1998 + "…"
