@@ -130,16 +130,42 @@ def stage(name: str, area: Area) -> Path:
     return directory
 
 
-def run_area(name: str, area: Area, max_children: int) -> dict[str, Any]:
-    directory = stage(name, area)
+def run_area(name: str, area: Area, max_children: int, *, survivors_only: bool = False) -> dict[str, Any]:
+    """Run mutmut over the area; `survivors_only` retests only the last run's survivors against the current tests
+    (tests recorded anew; a killed mutant stays killed as long as the code and the tests that killed it are kept)."""
+    previous: dict[str, Any] = {}
+    if survivors_only:
+        directory = STAGING / name
+        previous = json.loads((directory / "run.json").read_text())
+        mutants = sorted(
+            mutant
+            for by_name in area_results(name, area).values()
+            for mutant, status in by_name.items()
+            if status not in _KILLED
+        )
+        (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
+        (directory / "pyproject.toml").write_text(mutmut_config(area))
+    else:
+        directory = stage(name, area)
+        mutants = []
     started = time.monotonic()
-    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children)]
+    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children), *mutants]
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     with open(directory / "mutmut.log", "w") as log:
         completed = subprocess.run(command, cwd=directory, env=environment, stdout=log, stderr=log, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"mutmut run of {name} failed ({completed.returncode}): see {directory / 'mutmut.log'}")
-    run = {"wall_seconds": round(time.monotonic() - started, 1), "finished_at": datetime.now(UTC).isoformat()}
+    run: dict[str, Any] = {
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+    if survivors_only:
+        run = {
+            **previous,
+            "survivors_retested": len(mutants),
+            "survivors_retest_seconds": run["wall_seconds"],
+            "survivors_retested_at": run["finished_at"],
+        }
     (directory / "run.json").write_text(json.dumps(run))
     return run
 
@@ -225,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="report the last runs without running mutmut")
     parser.add_argument("--show", action="store_true", help="print the diff of every survivor")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument(
+        "--survivors", action="store_true", help="retest only the survivors of the areas' last runs (tests added since)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.areas) - set(AREAS))
     if unknown:
@@ -233,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, Any] = {}
     for name in [] if args.report_only else args.areas or list(AREAS):
         print(f"== {name}: {len(AREAS[name].modules)} modules against tests/unit/{{{','.join(AREAS[name].tests)}}}")
-        runs[name] = run_area(name, AREAS[name], args.max_children)
+        runs[name] = run_area(name, AREAS[name], args.max_children, survivors_only=args.survivors)
         print(f"   {runs[name]['wall_seconds']} s")
 
     equivalents = read_equivalents()
