@@ -604,3 +604,25 @@ def test_scrubbing_cuts_nested_strings_at_the_default_limit() -> None:
     assert scrub_secrets({"note": long}) == {"note": cut}
     assert scrub_secrets([long]) == [cut]
     assert scrub_secrets(Path("/" + long)) == "/" + "y" * 1998 + "…"
+
+
+def test_utc_now_does_not_depend_on_the_machine_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = datetime(2026, 5, 1, 12, 0)
+        assert utc_now(naive) == T0 and utc_now(naive).tzinfo is UTC  # naive means UTC, not local time
+        aware = datetime(2026, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+        assert utc_now(aware) == T0 and utc_now(aware).tzinfo is UTC
+        assert abs(utc_now() - datetime.now(UTC)) < timedelta(minutes=1)
+        assert utc_now().tzinfo is UTC
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_scrubbing_passes_its_limit_down() -> None:
+    assert scrub_secrets({"a": "x" * 10, "b": ["y" * 10]}, limit=5) == {"a": "xxxx…", "b": ["yyyy…"]}
+    assert scrub_secrets(Path("/" + "z" * 10), limit=5) == "/zzz…"
