@@ -8,14 +8,16 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import EVENTS
 from tests.unit.deploy.conftest import ARTIFACTS, Deployer
 from tests.unit.faults import fail_call, recorded_calls
 from tests.unit.runs.conftest import TABLE
 from wandb_deployer.aws_clients import client
 from wandb_deployer.deploy.drift_step import deployments, record, resource_drift
-from wandb_deployer.deploy.trigger_step import on_parameter_change
+from wandb_deployer.deploy.trigger_step import TriggerOutcome, on_parameter_change
 from wandb_deployer.drift.record import drift_fingerprint, read_drift
 from wandb_deployer.errors import AwsRequestFailedError, PlanNotFoundError, TransientAwsError
+from wandb_deployer.events import ParameterStoreChangeEvent
 from wandb_deployer.runs.desired import read_desired
 from wandb_deployer.runs.lock import acquire_lock, read_lock
 from wandb_deployer.states import DeploymentList, DriftInput, DriftResult, Finding, HealthResult, WiringResult
@@ -180,10 +182,20 @@ def test_deployments_are_listed_from_the_parameter_prefix(deployer: Deployer) ->
 # --- trigger ----------------------------------------------------------------------------------------------------------
 
 SIZE = "/wandb-deployer/prod/infra/size"
+FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:wandb-deployer-trigger"
+
+
+def change(settings: Any, name: str = SIZE) -> str | None:
+    """The trigger step for AWS's sample `Parameter Store Change` event (tests/events), renamed to `name`."""
+    sample = json.loads((EVENTS / "ssm_parameter_change.json").read_text())
+    sample["detail"]["name"] = name
+    outcome = on_parameter_change(ParameterStoreChangeEvent.model_validate(sample), settings, function_arn=FUNCTION)
+    assert outcome.ignored is None
+    return outcome.execution_arn
 
 
 def test_a_parameter_change_moves_the_desired_state_and_starts_one_run(deployer: Deployer) -> None:
-    arn = on_parameter_change(SIZE, deployer.settings)
+    arn = change(deployer.settings)
 
     assert arn is not None
     [execution] = deployer.executions()
@@ -198,7 +210,7 @@ def test_a_change_during_a_run_is_recorded_and_left_to_that_run(deployer: Deploy
     running = deployer.start("running")
     acquire_lock(deployment="prod", execution_arn=running, table=TABLE, dynamodb=deployer.dynamodb, sfn=deployer.sfn)
 
-    assert on_parameter_change(SIZE, deployer.settings) is None
+    assert change(deployer.settings) is None
 
     assert [e["executionArn"] for e in deployer.executions()] == [running]
     assert read_desired(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb).generation == 1
@@ -208,7 +220,7 @@ def test_a_change_during_a_run_is_recorded_and_left_to_that_run(deployer: Deploy
 def test_only_a_true_pause_holds_the_run(deployer: Deployer, value: str, paused: bool) -> None:
     client("ssm").put_parameter(Name="/wandb-deployer/prod/deployer/paused", Value=value, Type="String")
 
-    arn = on_parameter_change(SIZE, deployer.settings)
+    arn = change(deployer.settings)
 
     assert (arn is None) is paused
     desired = read_desired(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb)
@@ -219,8 +231,12 @@ def test_only_a_true_pause_holds_the_run(deployer: Deployer, value: str, paused:
 def test_a_name_outside_the_layout_changes_nothing(deployer: Deployer, name: str) -> None:
     dynamodb = recorded_calls(client("dynamodb"))
 
-    assert on_parameter_change(name, deployer.settings) is None
+    sample = json.loads((EVENTS / "ssm_parameter_change.json").read_text())
+    sample["detail"]["name"] = name
+    event = ParameterStoreChangeEvent.model_validate(sample)
+    outcome = on_parameter_change(event, deployer.settings, function_arn=FUNCTION)
 
+    assert outcome == TriggerOutcome(execution_arn=None, ignored="outside-layout")
     assert dynamodb == [] and deployer.executions() == []
 
 
@@ -233,7 +249,7 @@ def test_a_pause_that_cannot_be_read_fails_the_trigger_and_starts_nothing(
     fail_call(client("ssm"), "GetParameter", code)
 
     with pytest.raises(error, match="deployer/paused"):
-        on_parameter_change(SIZE, deployer.settings)
+        change(deployer.settings)
 
     assert deployer.executions() == []
     assert read_desired(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb).generation == 1
@@ -243,6 +259,6 @@ def test_a_start_that_fails_releases_the_reservation(deployer: Deployer) -> None
     fail_call(client("stepfunctions"), "StartExecution", "ExecutionLimitExceeded")
 
     with pytest.raises(AwsRequestFailedError, match="StartExecution"):
-        on_parameter_change(SIZE, deployer.settings)
+        change(deployer.settings)
 
     assert read_lock(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb) is None
