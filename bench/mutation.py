@@ -80,7 +80,7 @@ AREAS: dict[str, Area] = {
     ),
 }
 # What the tests read from the repository besides the package (tests find the repository as `tests/..`).
-TEST_INPUTS = ("examples", "functions", "statemachines", "template.yaml")
+TEST_INPUTS = ("README.md", "examples", "functions", "statemachines", "template.yaml")
 # Lines never mutated, with why. Log calls: a constant message with keyword fields; a changed message or field
 # changes no decision (that no log line carries a secret is tested where secrets are handled).
 DO_NOT_MUTATE_PATTERNS = (r"^\s*logger\.(debug|info|warning|error|exception)\(",)
