@@ -15,6 +15,7 @@ from typing import Any
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import config_to_parameters, diff_parameters, read_parameters, write_parameters
 from wandb_deployer.runs.approval import answer_approval
+from wandb_deployer.runs.change_source import describe_change, next_versions, note_writes
 from wandb_deployer.runs.history import DeploymentStatus, RunRecord, deployment_status, list_runs
 from wbd.config_file import load_config_file
 from wbd.sandbox import Sandbox
@@ -71,7 +72,18 @@ class SandboxDriver:
         ssm = client("ssm")
         desired = config_to_parameters(config, prefix=PREFIX)
         current = read_parameters(config.deployment, prefix=PREFIX, ssm=ssm, decrypt=True)
-        write_parameters(diff_parameters(desired, current), desired, ssm=ssm)
+        diff = diff_parameters(desired, current)
+        versions = next_versions(diff, current)
+        note_writes(
+            deployment=config.deployment,
+            source="push",
+            by="sandbox-operator",
+            versions=versions,
+            table=self.table,
+            dynamodb=client("dynamodb"),
+        )
+        description = describe_change("push", "sandbox-operator")
+        write_parameters(diff, desired, ssm=ssm, description=description)
         return config.deployment
 
     def put(self, deployment: str, key: str, value: str, type_: str = "String") -> None:

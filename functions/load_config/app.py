@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from wandb_deployer.deploy.load import load_and_render
-from wandb_deployer.errors import InvalidConfigError
+from wandb_deployer.errors import InvalidConfigError, VersionChangeRefusedError
 from wandb_deployer.settings import get_settings
 from wandb_deployer.states import LoadConfigInput
 
@@ -30,6 +30,9 @@ def lambda_handler(event: LoadConfigInput, context: LambdaContext) -> dict[str, 
     except InvalidConfigError as exc:
         metrics.add_metric(name="InvalidConfig", unit=MetricUnit.Count, value=1)
         logger.warning("config invalid", problems=exc.problems)
+        raise
+    except VersionChangeRefusedError:
+        metrics.add_metric(name="VersionChangeRefused", unit=MetricUnit.Count, value=1)
         raise
     metrics.add_metric(name="ConfigRendered", unit=MetricUnit.Count, value=1)
     return result.model_dump(mode="json")

@@ -131,7 +131,11 @@ def test_a_rejected_or_timed_out_approval_ends_cleanly(short_approvals: SandboxD
     topic, bus = notifications.events("Run Rejected", deployment)
     assert len(topic) == len(bus) == 1
 
-    # When the next run's approval is never answered, it times out (300 s; 3 s here) and ends the same way.
+    assert rejected.details["approval"]["decision"] == "rejected"
+    assert rejected.details["approval"]["reason"] == "not during the freeze"
+
+    # When the next run's approval is never answered, it times out (300 s; 3 s here): recorded as timed out (not
+    # rejected) with its deadline, and otherwise ends the same way.
     deployer.put(deployment, "deployer/health_timeout_seconds", "1700")
     waiting = deployer.wait_for_approval(deployment).pending_approval
     assert waiting is not None and waiting.execution_arn != pending.execution_arn
@@ -139,9 +143,12 @@ def test_a_rejected_or_timed_out_approval_ends_cleanly(short_approvals: SandboxD
     timed_out = deployer.runs(deployment)[0]
     assert (timed_out.execution_arn, timed_out.outcome, timed_out.error) == (
         waiting.execution_arn,
-        "rejected",
+        "timed-out",
         "States.Timeout",
     )
+    assert timed_out.details["approval"]["decision"] == "timed-out"
+    assert timed_out.details["approval"]["deadline"] == waiting.deadline
+    assert timed_out.reason and "deadline" in timed_out.reason
     status = deployer.status(deployment)
     assert status.lock is None and status.applied is None and status.pending_approval is None
     assert not buckets("wandb-demo-file-storage-")

@@ -68,6 +68,20 @@ class UpgradeRejectedError(DeployerError):
         super().__init__(f"upgrade of deployment {deployment!r} rejected: " + "; ".join(self.reasons))
 
 
+class VersionChangeRefusedError(DeployerError):
+    """The desired config moves a version in a way the upgrade guards refuse, compared with the config last applied
+    (a downgrade without deployer/allow_downgrade, EKS more than one minor step, a module major skipped); carries
+    the reasons."""
+
+    def __init__(self, deployment: str, reasons: list[str]) -> None:
+        self.deployment = deployment
+        self.reasons = list(reasons)
+        super().__init__(
+            f"deployment {deployment!r}: the desired config would move versions unsafely from what was last applied: "
+            + "; ".join(self.reasons)
+        )
+
+
 class ApprovalNotPendingError(DeployerError):
     """Nothing waits for this approval: none is pending, it expired, or its run already ended."""
 

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wandb_deployer.config.model import ApprovalPolicy, DriftAction, Generation
 
-Trigger = Literal["parameter-change", "schedule", "upgrade", "manual", "rerun", "drift"]
+# `push`: parameters written by `wbd config push`; `upgrade`: by an accepted upgrade request; `parameter-change`: any
+# other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run.
+Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift"]
 Severity = Literal["error", "warning", "info"]
 
 
@@ -52,6 +54,11 @@ class LockResult(StateModel):
 class LoadConfigInput(StateModel):
     deployment: str
     execution_name: str
+    # A deploy run passes its execution (what changed in SSM is recorded in its history) and has its version changes
+    # checked against what was last applied (the upgrade guards); the drift check does neither.
+    execution_arn: str | None = None
+    started_at: datetime | None = None
+    check_versions: bool = True
 
 
 class LoadConfigResult(StateModel):
@@ -76,6 +83,7 @@ class LoadConfigResult(StateModel):
     wandb_host: str = ""  # the module's fqdn (<subdomain>.<domain_name>): its alias record leads to the load balancer
     zone_id: str = ""  # the Route53 zone holding that record
     wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
+    allow_downgrade: str | None = None  # the deployer/allow_downgrade token in effect (consumed once applied)
 
 
 class ChangeCounts(StateModel):
@@ -180,6 +188,54 @@ class HealthResult(StateModel):
     give_up: bool = False  # the next attempt would pass the deployment's health deadline
 
 
+class BuildRef(StateModel):
+    build_id: str
+    status: str = ""
+
+
+class Wrapped(StateModel):
+    """A step's result as the ASL keeps it: `{"value": <model>}` under the step's own key."""
+
+    value: dict[str, object]
+
+
+class ApprovedPlan(StateModel):
+    sha256: str
+    approved_by: str
+
+
+class RunContext(StateModel):
+    """The parts of the workflow's state that the end of a run needs; every part may be missing on a failure path."""
+
+    config: Wrapped | None = None
+    plan_build: BuildRef | None = None
+    apply_build: BuildRef | None = None
+    plan: Wrapped | None = None
+    approved_plan: ApprovedPlan | None = None
+    verify: Wrapped | None = None
+    health: Wrapped | None = None
+
+    @property
+    def loaded(self) -> LoadConfigResult | None:
+        return LoadConfigResult.model_validate(self.config.value) if self.config else None
+
+    @property
+    def planned(self) -> PlanSummary | None:
+        return PlanSummary.model_validate(self.plan.value) if self.plan else None
+
+    @property
+    def verified(self) -> VerifyWiringOutput | None:
+        return VerifyWiringOutput.model_validate(self.verify.value) if self.verify else None
+
+    @property
+    def health_result(self) -> HealthResult | None:
+        """The last health attempt (absent before the first one; the placeholder of `Start health checks` is not
+        a result)."""
+        if self.health is None or "findings" not in self.health.value:
+            return None
+        return HealthResult.model_validate(self.health.value)
+
+
 class RecordRunInput(StateModel):
     deployment: str
     execution_arn: str
@@ -193,29 +249,7 @@ class RecordRunInput(StateModel):
     cause: str | None = None
     warnings: list[str] = Field(default_factory=list)  # config warnings of the run
     findings: list[Finding] = Field(default_factory=list)  # verification findings (warnings are recorded)
-
-
-class BuildRef(StateModel):
-    build_id: str
-    status: str = ""
-
-
-class Wrapped(StateModel):
-    """A step's result as the ASL keeps it: `{"value": <model>}` under the step's own key."""
-
-    value: dict[str, object]
-
-
-class RunContext(StateModel):
-    """The parts of the workflow's state that the end of a run needs; every part may be missing on a failure path."""
-
-    config: Wrapped | None = None
-    plan_build: BuildRef | None = None
-    apply_build: BuildRef | None = None
-
-    @property
-    def loaded(self) -> LoadConfigResult | None:
-        return LoadConfigResult.model_validate(self.config.value) if self.config else None
+    context: RunContext = RunContext()  # the workflow's state (pointers and summaries) for the run's record
 
 
 class FinishRunInput(StateModel):

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.unit.handlers.conftest import FakeContext, event, load_handler, push
+from wandb_deployer.runs.change_source import note_writes
+from wandb_deployer.runs.lock import release_lock
 
 pytestmark = pytest.mark.unit
 
@@ -49,3 +51,32 @@ def test_name_outside_the_layout_is_ignored(deployer: dict[str, Any]) -> None:
     result = load_handler("trigger").lambda_handler(outside, FakeContext())
     assert result["execution_arn"] is None
     assert _executions(deployer) == []
+
+
+def test_the_run_says_which_writer_made_the_change(deployer: dict[str, Any]) -> None:
+    # Given `wbd config push` noted the version its write of infra/size creates, then wrote it,
+    push(REPO / "examples" / "operator.yaml")
+    ssm, dynamodb = boto3.client("ssm"), boto3.client("dynamodb")
+    name = "/wandb-deployer/demo/infra/size"
+    version = ssm.get_parameter(Name=name)["Parameter"]["Version"]
+    note_writes(
+        deployment="demo",
+        source="push",
+        by="alice",
+        versions={name: version + 1},
+        table="deployments",
+        dynamodb=dynamodb,
+    )
+    ssm.put_parameter(Name=name, Value="medium", Type="String", Overwrite=True)
+    handler = load_handler("trigger")
+
+    # when its change event arrives, the run it starts is a `push` run;
+    pushed = handler.lambda_handler(event("ssm_parameter_change.json"), FakeContext())
+    assert ":demo-push-" in pushed["execution_arn"]
+    boto3.client("stepfunctions").stop_execution(executionArn=pushed["execution_arn"])
+    release_lock(deployment="demo", execution_arn=pushed["execution_arn"], table="deployments", dynamodb=dynamodb)
+
+    # and a hand edit of the same parameter afterwards (its description still names the push) is a parameter change.
+    ssm.put_parameter(Name=name, Value="large", Type="String", Overwrite=True)
+    edited = handler.lambda_handler(event("ssm_parameter_change.json"), FakeContext())
+    assert ":demo-parameter-change-" in edited["execution_arn"]

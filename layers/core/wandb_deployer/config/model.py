@@ -70,6 +70,10 @@ class DeploymentConfig(BaseModel):
     # `app/license` for legacy) and reaches Terraform only as TF_VAR_license in CodeBuild.
     license: SecretStr | None = Field(default=None, repr=False, exclude=True)
     api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)  # deployer/api_key, health checks only
+    # deployer/allow_downgrade: a one-shot permission for the next applied run to move a version backwards (the
+    # upgrade guards' `force`); any new value grants it once. Operational, not desired state: never in a file, not
+    # part of the fingerprint.
+    allow_downgrade: str | None = Field(default=None, exclude=True)
 
     @property
     def license_section(self) -> Literal["infra", "app"]:

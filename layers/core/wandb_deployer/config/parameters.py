@@ -32,6 +32,7 @@ logger = Logger(child=True)
 ParameterType = Literal["String", "StringList", "SecureString"]
 SECRET_KEYS = frozenset({("infra", "license"), ("app", "license"), ("deployer", "api_key")})
 MASK = "********"
+ALLOW_DOWNGRADE_KEY = "allow_downgrade"  # deployer/allow_downgrade: see DeploymentConfig.allow_downgrade
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]*$")
 _DEPLOYMENT = re.compile(DEPLOYMENT_NAME_PATTERN)
@@ -58,6 +59,7 @@ class DesiredParameter(BaseModel):
 
     type: ParameterType
     value: str = Field(repr=False)
+    version: int | None = None  # as read from SSM (None for a parameter about to be written)
 
     @property
     def shown(self) -> str:
@@ -139,18 +141,19 @@ def read_parameters(deployment: str, *, prefix: str, ssm: Any, decrypt: bool) ->
         raise InvalidDeploymentNameError(f"deployment name {deployment!r} must be 2-32 lowercase letters, digits or -")
     path = f"{_prefix(prefix)}/{deployment}"  # a hierarchy: /p/demo does not include /p/demo2
     return {
-        raw["Name"]: DesiredParameter(type=raw["Type"], value=raw["Value"])
+        raw["Name"]: DesiredParameter(type=raw["Type"], value=raw["Value"], version=raw.get("Version"))
         for raw in _parameters_by_path(path, ssm=ssm, decrypt=decrypt)
     }
 
 
-def load_deployment_config(deployment: str, *, prefix: str, ssm: Any) -> DeploymentConfig:
+def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secrets: bool = True) -> DeploymentConfig:
     """The validated config of `deployment` from SSM.
 
     Raises UnknownDeploymentError (no parameters), InvalidConfigError (every problem, one line each; a secret stored
     as a plain String is one of them), TransientAwsError / AwsRequestFailedError for failed calls.
+    `with_secrets=False` reads nothing decrypted: the config comes without its license and API key (what `wbd` shows).
     """
-    parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=True)
+    parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=with_secrets)
     if not parameters:
         raise UnknownDeploymentError(f"no parameters under {_prefix(prefix)}/{deployment}/")
     sections: dict[str, dict[str, object]] = {}
@@ -174,6 +177,7 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any) -> Deploym
             secrets[where] = parameter.value
             continue
         sections.setdefault(parsed.section, {})[parsed.key] = parameter.value
+    allow_downgrade = sections.get("deployer", {}).pop(ALLOW_DOWNGRADE_KEY, None)
     legacy = str(sections.get("deployer", {}).get("generation", "")).strip() == "legacy"
     license_section = "app" if legacy else "infra"
     license_value = secrets.pop((license_section, "license"), None)
@@ -183,12 +187,14 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any) -> Deploym
     config = validate_config(
         deployment,
         sections,
-        license=license_value,
-        api_key=secrets.get(("deployer", "api_key")),
+        license=license_value if with_secrets else None,
+        api_key=secrets.get(("deployer", "api_key")) if with_secrets else None,
         values_are_strings=True,
-        require_license=True,
+        require_license=with_secrets,
         extra_problems=problems,
     )
+    if allow_downgrade not in (None, "", "false"):
+        config = config.model_copy(update={"allow_downgrade": str(allow_downgrade)})
     logger.info("deployment config loaded", deployment=deployment, parameters=len(parameters))
     return config
 
@@ -228,6 +234,10 @@ def config_to_parameters(config: DeploymentConfig, *, prefix: str) -> dict[str, 
         desired[f"{base}/deployer/api_key"] = DesiredParameter(
             type="SecureString", value=config.api_key.get_secret_value()
         )
+    if config.allow_downgrade:
+        desired[f"{base}/deployer/{ALLOW_DOWNGRADE_KEY}"] = DesiredParameter(
+            type="String", value=config.allow_downgrade
+        )
     return dict(sorted(desired.items()))
 
 
@@ -261,16 +271,24 @@ class WriteResult(BaseModel):
 
 
 def write_parameters(
-    diff: ParameterDiff, desired: Mapping[str, DesiredParameter], *, ssm: Any, prune: bool = False
+    diff: ParameterDiff,
+    desired: Mapping[str, DesiredParameter],
+    *,
+    ssm: Any,
+    prune: bool = False,
+    description: str | None = None,
 ) -> WriteResult:
-    """Write only what `diff` adds or changes; delete what it removes when `prune`. A type change re-creates."""
+    """Write only what `diff` adds or changes; delete what it removes when `prune`. A type change re-creates.
+
+    `description` (who wrote it and when, see `runs.change_source`) goes on every parameter written."""
     written = deleted = 0
+    described = {"Description": description} if description else {}
     for change in [*diff.added, *diff.changed]:
         parameter = desired[change.name]
         try:
             if change.before_type is not None and change.before_type != parameter.type:
                 ssm.delete_parameter(Name=change.name)
-            ssm.put_parameter(Name=change.name, Value=parameter.value, Type=parameter.type, Overwrite=True)
+            ssm.put_parameter(Name=change.name, Value=parameter.value, Type=parameter.type, Overwrite=True, **described)
         except ClientError as exc:
             raise _aws_error(exc, f"PutParameter {change.name}") from exc
         written += 1

@@ -11,7 +11,7 @@ from wandb_deployer.states import ApprovalRequest
 
 
 def request_approval(request: ApprovalRequest, settings: Settings, timeout_seconds: int) -> None:
-    store_pending_approval(
+    pending = store_pending_approval(
         deployment=request.deployment,
         execution_arn=request.execution_arn,
         task_token=request.task_token,
@@ -31,7 +31,17 @@ def request_approval(request: ApprovalRequest, settings: Settings, timeout_secon
         fingerprint=None,
         error=None,
         cause=None,
-        details={"plan_sha256": request.plan_sha256, "counts": request.counts.model_dump()},
+        details={
+            "plan_sha256": request.plan_sha256,
+            "counts": request.counts.model_dump(),
+            "gate": {
+                "plan_sha256": request.plan_sha256,
+                "requested_at": pending.requested_at,
+                "deadline": pending.deadline,
+                "counts": request.counts.model_dump(),
+                "destructive": request.destructive,
+            },
+        },
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
     )
@@ -44,6 +54,7 @@ def request_approval(request: ApprovalRequest, settings: Settings, timeout_secon
             "counts": request.counts.model_dump(),
             "destructive": request.destructive,
             "summary": request.summary.uri,
+            "deadline": pending.deadline,
             "approve_with": f"wbd approve {request.deployment} --plan {request.plan_sha256}",
         },
         sns=client("sns"),

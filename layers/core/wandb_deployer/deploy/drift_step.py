@@ -47,10 +47,14 @@ def record(request: DriftInput, settings: Settings) -> DriftResult:
     if request.health is not None and not request.health.healthy:
         findings.extend(request.health.findings)
     fingerprint = drift_fingerprint(drift, findings)
+    noteworthy = [finding for finding in findings if finding.severity != "info"]
     summary = {
         "resources": [entry["address"] for entry in drift][:50],
-        "findings": [finding.code for finding in findings if finding.severity != "info"],
+        "findings": [finding.code for finding in noteworthy],
         "execution_arn": request.execution_arn,
+        # what `wbd drift` and `wbd status` show: the actions Terraform would take, and each finding with its fix
+        "resource_changes": drift[:50],
+        "finding_details": [finding.model_dump() for finding in noteworthy][:20],
     }
     transition = record_drift(
         deployment=request.deployment,

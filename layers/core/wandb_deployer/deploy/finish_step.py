@@ -61,6 +61,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             dynamodb=dynamodb,
             generation=loaded.desired_generation,
             wandb_generation=loaded.generation,
+            allow_downgrade=loaded.allow_downgrade,
         )
     if request.outcome in ("failed", "rejected"):
         withdraw_pending_approval(

@@ -3,19 +3,30 @@
 Reads the deployment's parameters, validates them against the module release's contract, renders the Terraform workspace
 as data, zips it with the buildspec and runner, and publishes the bundle to the artifacts bucket. The returned
 `LoadConfigResult` carries pointers and policy only: never the license (CodeBuild resolves it from Parameter Store).
+
+A deploy run also compares the config with the one last applied (its snapshot): the run's record says which
+parameters changed (secrets masked), and the upgrade guards refuse an unsafe version change whatever wrote it (a push,
+a hand edit, an upgrade), unless deployer/allow_downgrade grants it once.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.config_warnings import config_warnings
+from wandb_deployer.config.model import DeploymentConfig
 from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.deploy.paths import parameter_name, run_prefix, workspace_key
-from wandb_deployer.runs.desired import current_desired_generation
+from wandb_deployer.errors import VersionChangeRefusedError
+from wandb_deployer.runs.config_snapshot import config_changes, read_snapshot, snapshot_values, store_snapshot
+from wandb_deployer.runs.desired import AppliedState, current_desired_generation, read_applied
+from wandb_deployer.runs.history import record_run_details
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import LoadConfigInput, LoadConfigResult
+from wandb_deployer.upgrade.guards import guard_config_change
 from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue
@@ -26,13 +37,77 @@ from wandb_deployer.workspace.render import render_workspace
 logger = Logger(child=True)
 
 
+def downgrade_allowed(config: DeploymentConfig, applied: AppliedState | None) -> bool:
+    """deployer/allow_downgrade grants one applied run: a value the last applied run did not already consume."""
+    token = config.allow_downgrade
+    return bool(token) and (applied is None or applied.allow_downgrade != token)
+
+
+def _compare_with_applied(
+    request: LoadConfigInput, config: DeploymentConfig, values: dict[str, str], settings: Settings, dynamodb: Any
+) -> None:
+    """Record what changed since the last applied config; raise VersionChangeRefusedError for an unsafe version change
+    (after recording it, so the run's record shows both)."""
+    table = settings.deployments_table
+    applied = read_applied(deployment=config.deployment, table=table, dynamodb=dynamodb)
+    baseline = (
+        read_snapshot(deployment=config.deployment, fingerprint=applied.fingerprint, table=table, dynamodb=dynamodb)
+        if applied is not None
+        else None
+    )
+    allowed = downgrade_allowed(config, applied)
+    reasons = (
+        guard_config_change(baseline.values, config, allow_downgrade=allowed)
+        if request.check_versions and baseline is not None
+        else []
+    )
+    if request.execution_arn is not None:
+        changes = config_changes(baseline.values if baseline else None, values)
+        details: dict[str, object] = {
+            "changes": [change.model_dump() for change in changes],
+            "changes_since": (
+                "nothing applied yet"
+                if applied is None
+                else applied.execution_arn.rsplit(":", 1)[-1]
+                if baseline is not None
+                else "unknown (the last apply predates config snapshots)"
+            ),
+        }
+        if allowed:
+            details["allow_downgrade"] = True
+        if reasons:
+            details["refused"] = reasons
+        record_run_details(
+            deployment=config.deployment,
+            execution_arn=request.execution_arn,
+            started_at=request.started_at,
+            details=details,
+            table=table,
+            dynamodb=dynamodb,
+        )
+    if reasons:
+        logger.warning("version change refused", reasons=reasons)
+        raise VersionChangeRefusedError(config.deployment, reasons)
+
+
 def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigResult:
-    """Validate the desired config and publish its rendered workspace bundle; raises InvalidConfigError."""
+    """Validate the desired config and publish its rendered workspace bundle; raises InvalidConfigError and
+    VersionChangeRefusedError."""
+    dynamodb = client("dynamodb")
     generation = current_desired_generation(
-        deployment=request.deployment, table=settings.deployments_table, dynamodb=client("dynamodb")
+        deployment=request.deployment, table=settings.deployments_table, dynamodb=dynamodb
     )
     config = load_deployment_config(request.deployment, prefix=settings.parameter_prefix, ssm=client("ssm"))
     rendered = render_workspace(config, state_bucket=settings.state_bucket)
+    values = snapshot_values(config)
+    store_snapshot(
+        deployment=config.deployment,
+        fingerprint=rendered.fingerprint,
+        values=values,
+        table=settings.deployments_table,
+        dynamodb=dynamodb,
+    )
+    _compare_with_applied(request, config, values, settings, dynamodb)
     pointer = publish_bundle(
         build_bundle(rendered),
         bucket=settings.artifacts_bucket,
@@ -72,4 +147,5 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         wandb_reads_queue=bool(
             wandb_reads_queue(deployer.generation, deployer.module_version, deployer.app_module_version)
         ),
+        allow_downgrade=config.allow_downgrade,
     )

@@ -1,11 +1,24 @@
-"""Record a run event in the history and tell people about it (SNS + EventBridge)."""
+"""Record a run event in the history and tell people about it (SNS + EventBridge).
+
+At the end of a run the record says why it ended (one line), what its plan changed, how it was approved, what
+verification checked and found, and how long each step took. An approval gate that expired is recorded as
+`timed-out` with its deadline: the ASL catches the rejection and the timeout on one path, the error tells them apart.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from wandb_deployer.aws_clients import client
-from wandb_deployer.runs.history import record_run_event
+from wandb_deployer.runs import iso, utc_now
+from wandb_deployer.runs.details import (
+    failure_reason,
+    plan_details,
+    step_details,
+    terraform_failure,
+    verification_details,
+)
+from wandb_deployer.runs.history import TERMINAL_OUTCOMES, RunOutcome, read_run, record_run_event
 from wandb_deployer.runs.notify import notify
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import RecordRunInput
@@ -17,8 +30,64 @@ _EVENT_BY_OUTCOME: dict[str, NotificationEvent] = {
     "succeeded": "Run Succeeded",
     "failed": "Run Failed",
     "rejected": "Run Rejected",
+    "timed-out": "Run Rejected",
     "no-changes": "Run Unchanged",
 }
+APPROVAL_TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout"})
+
+
+def run_outcome(request: RecordRunInput) -> RunOutcome:
+    """`timed-out` for a rejection that is the approval gate's timeout; the requested outcome otherwise."""
+    if request.outcome == "rejected" and request.error in APPROVAL_TIMEOUT_ERRORS:
+        return "timed-out"
+    return request.outcome
+
+
+def _end_details(request: RecordRunInput, outcome: RunOutcome, settings: Settings) -> dict[str, object]:
+    """The details only the end of a run knows (see the module docstring)."""
+    context, s3 = request.context, client("s3")
+    details: dict[str, object] = {}
+    plan = context.planned
+    if plan is not None:
+        details["plan"] = plan_details(plan, s3=s3)
+    approved = context.approved_plan
+    loaded = context.loaded
+    if approved is not None and approved.approved_by == "policy":
+        policy = loaded.approval if loaded is not None else "policy"
+        details["approval"] = {"decision": "not needed", "by": f"policy ({policy})", "plan_sha256": approved.sha256}
+    if outcome == "timed-out":
+        record = read_run(
+            deployment=request.deployment,
+            execution_arn=request.execution_arn,
+            table=settings.deployments_table,
+            dynamodb=client("dynamodb"),
+            started_at=request.started_at,
+        )
+        gate = (record.details.get("gate") if record else None) or {}
+        details["approval"] = {
+            "decision": "timed-out",
+            "deadline": gate.get("deadline"),
+            "plan_sha256": gate.get("plan_sha256"),
+            "at": iso(utc_now()),
+        }
+    verification = verification_details(context, bucket=settings.artifacts_bucket, s3=s3)
+    if verification:
+        details["verification"] = verification
+    details["steps"] = step_details(request.execution_arn, sfn=client("stepfunctions"))
+    return details
+
+
+def _reason(request: RecordRunInput, outcome: RunOutcome, settings: Settings) -> str | None:
+    if outcome == "timed-out":
+        return "the approval gate expired: nobody approved or rejected the plan before its deadline"
+    reason = failure_reason(request.error, request.cause)
+    loaded = request.context.loaded
+    if reason and reason.startswith("CodeBuild build") and loaded is not None:
+        # The runner's own account of the failure (Terraform's error, secrets masked) says more than the build status.
+        reason = terraform_failure(bucket=settings.artifacts_bucket, run_prefix=loaded.run_prefix, s3=client("s3")) or (
+            reason
+        )
+    return reason
 
 
 def run_warnings(request: RecordRunInput) -> list[str]:
@@ -38,20 +107,28 @@ def _details(request: RecordRunInput, warnings: list[str]) -> dict[str, object] 
 
 def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
     warnings = run_warnings(request)
+    outcome = run_outcome(request)
+    details: dict[str, object] = _details(request, warnings) or {}
+    if outcome in TERMINAL_OUTCOMES:
+        details.update(_end_details(request, outcome, settings))
+    loaded = request.context.loaded
+    fingerprint = request.fingerprint or (loaded.fingerprint if loaded is not None else None)
+    reason = _reason(request, outcome, settings) if request.error else None
     record_run_event(
         deployment=request.deployment,
         execution_arn=request.execution_arn,
-        outcome=request.outcome,
+        outcome=outcome,
         trigger=request.trigger,
-        fingerprint=request.fingerprint,
+        fingerprint=fingerprint,
         error=request.error,
         cause=request.cause,
-        details=_details(request, warnings),
+        reason=reason,
+        details=details or None,
         started_at=request.started_at,
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
     )
-    event = _EVENT_BY_OUTCOME.get(request.outcome)
+    event = _EVENT_BY_OUTCOME.get(outcome)
     if event is None:
         return
     notify(
@@ -59,10 +136,11 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
         deployment=request.deployment,
         detail={
             "execution_arn": request.execution_arn,
-            "outcome": request.outcome,
+            "outcome": outcome,
             "trigger": request.trigger,
-            "fingerprint": request.fingerprint,
+            "fingerprint": fingerprint,
             "error": request.error,
+            "reason": reason,
             "cause": request.cause,
             "plan_sha256": request.plan_sha256,
             "counts": request.counts.model_dump() if request.counts else None,

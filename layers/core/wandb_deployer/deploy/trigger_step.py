@@ -19,8 +19,10 @@ from wandb_deployer.deploy.paths import parameter_name
 from wandb_deployer.errors import InvalidDeploymentNameError
 from wandb_deployer.events import ParameterStoreChangeEvent
 from wandb_deployer.runs import aws_failure
+from wandb_deployer.runs.change_source import change_source
 from wandb_deployer.runs.desired import record_desired_change, start_run_unless_running
 from wandb_deployer.settings import Settings
+from wandb_deployer.states import Trigger
 
 logger = Logger(child=True)
 
@@ -69,8 +71,21 @@ def _is_paused(deployment: str, prefix: str, ssm: Any) -> bool:
     return str(value).strip().lower() == "true"
 
 
+def _current_version(name: str, ssm: Any) -> int | None:
+    """The parameter's version now (its value is not decrypted); None once it is deleted."""
+    try:
+        return int(ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Version"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ParameterNotFound":
+            return None
+        raise aws_failure(exc, operation="GetParameter changed parameter") from exc
+
+
 def on_parameter_change(event: ParameterStoreChangeEvent, settings: Settings, *, function_arn: str) -> TriggerOutcome:
-    """Start (or coalesce into) a run for a change of the deployer's own parameters; ignore anything else."""
+    """Start (or coalesce into) a run for a change of the deployer's own parameters; ignore anything else.
+
+    The run's trigger is `push` or `upgrade` when a deployer writer noted this version of the parameter (see
+    `runs.change_source`), `parameter-change` otherwise."""
     account_id, region = function_home(function_arn)
     change = event.detail
     reason = ignore_reason(event, account_id=account_id, region=region)
@@ -91,13 +106,25 @@ def on_parameter_change(event: ParameterStoreChangeEvent, settings: Settings, *,
         )
         return TriggerOutcome(ignored=reason)
     dynamodb = client("dynamodb")
+    source = change_source(
+        deployment=parsed.deployment,
+        parameter_name=change.name,
+        version=_current_version(change.name, client("ssm")),
+        table=settings.deployments_table,
+        dynamodb=dynamodb,
+    )
+    trigger: Trigger = source or "parameter-change"
     record_desired_change(
-        deployment=parsed.deployment, parameter_name=change.name, table=settings.deployments_table, dynamodb=dynamodb
+        deployment=parsed.deployment,
+        parameter_name=change.name,
+        table=settings.deployments_table,
+        dynamodb=dynamodb,
+        source=trigger,
     )
     # A paused deployment starts nothing; `start_run_unless_running` notes the pause next to the pending change.
     execution_arn = start_run_unless_running(
         deployment=parsed.deployment,
-        trigger="parameter-change",
+        trigger=trigger,
         state_machine_arn=settings.deploy_state_machine_arn,
         sfn=client("stepfunctions"),
         dynamodb=dynamodb,

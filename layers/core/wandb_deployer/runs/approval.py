@@ -7,7 +7,7 @@ The run's approval gate (`.waitForTaskToken`) stores its task token with the pla
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -54,6 +54,11 @@ class PendingApproval(BaseModel):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= epoch(utc_now(now))
+
+    @property
+    def deadline(self) -> str:
+        """When the gate expires (the run then ends `timed-out`), as an ISO timestamp."""
+        return iso(datetime.fromtimestamp(self.expires_at, tz=UTC))
 
 
 def store_pending_approval(
@@ -154,6 +159,7 @@ def answer_approval(
     withdraw_pending_approval(
         deployment=deployment, execution_arn=pending.execution_arn, table=table, dynamodb=dynamodb
     )
+    _record_answer(pending, approve=approve, who=safe_who, reason=reason, table=table, dynamodb=dynamodb, now=now)
     logger.info(
         "approval answered",
         deployment=deployment,
@@ -161,6 +167,36 @@ def answer_approval(
         approved=approve,
         by=safe_who,
         plan_sha256=pending.plan_sha256,
+    )
+
+
+def _record_answer(
+    pending: PendingApproval,
+    *,
+    approve: bool,
+    who: str,
+    reason: str,
+    table: str,
+    dynamodb: Any,
+    now: datetime | None,
+) -> None:
+    """The answer in the run's record: who decided, when, about which plan."""
+    from wandb_deployer.runs.history import record_run_details  # history reads approvals: imported when used
+
+    answer: dict[str, object] = {
+        "decision": "approved" if approve else "rejected",
+        "by": who,
+        "at": iso(utc_now(now)),
+        "plan_sha256": pending.plan_sha256,
+    }
+    if not approve:
+        answer["reason"] = scrub_secrets(reason, limit=_CAUSE_LIMIT)
+    record_run_details(
+        deployment=pending.deployment,
+        execution_arn=pending.execution_arn,
+        details={"approval": answer},
+        table=table,
+        dynamodb=dynamodb,
     )
 
 

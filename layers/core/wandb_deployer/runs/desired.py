@@ -55,6 +55,7 @@ class DesiredState(BaseModel):
     parameter_version: int | None = None
     pending: bool = False
     paused_at: str | None = None
+    source: str | None = None  # what wrote the latest change: push, upgrade or parameter-change
 
 
 class AppliedState(BaseModel):
@@ -72,6 +73,7 @@ class AppliedState(BaseModel):
     applied_at: str
     generation: int | None = None
     wandb_generation: Generation | None = None
+    allow_downgrade: str | None = None  # the deployer/allow_downgrade token this apply consumed
 
 
 def record_desired_change(
@@ -81,15 +83,18 @@ def record_desired_change(
     table: str,
     dynamodb: Any,
     parameter_version: int | None = None,
+    source: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Mark the desired config changed: increment `generation`, note the parameter and the time, set `pending`."""
+    """Mark the desired config changed: increment `generation`, note the parameter, its source and the time, set
+    `pending`."""
     values: dict[str, object] = {
         ":one": 1,
         ":at": iso(utc_now(now)),
         ":name": parameter_name,
         ":version": parameter_version,
         ":true": True,
+        ":source": source,
     }
     try:
         dynamodb.update_item(
@@ -97,9 +102,10 @@ def record_desired_change(
             Key=item_key(deployment, DESIRED_SK),
             UpdateExpression=(
                 "ADD generation :one SET updated_at = :at, parameter_name = :name, "
-                "parameter_version = :version, pending = :true"
+                "parameter_version = :version, pending = :true, #source = :source"
             ),
             ExpressionAttributeValues=to_item(values),
+            ExpressionAttributeNames={"#source": "source"},
         )
     except ClientError as exc:
         raise aws_failure(exc, operation="UpdateItem desired") from exc
@@ -137,16 +143,18 @@ def mark_applied(
     dynamodb: Any,
     generation: int | None = None,
     wandb_generation: Generation | None = None,
+    allow_downgrade: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Record what a run applied (and the W&B generation it applied); when its snapshot `generation` is still the
-    desired one, clear `pending`."""
+    """Record what a run applied (the W&B generation, the allow_downgrade token it consumed); when its snapshot
+    `generation` is still the desired one, clear `pending`."""
     values: dict[str, object] = {
         "fingerprint": fingerprint,
         "execution_arn": execution_arn,
         "applied_at": iso(utc_now(now)),
         "generation": generation,
         "wandb_generation": wandb_generation,
+        "allow_downgrade": allow_downgrade,
     }
     try:
         dynamodb.put_item(TableName=table, Item={**item_key(deployment, APPLIED_SK), **to_item(values)})

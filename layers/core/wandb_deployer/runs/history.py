@@ -21,6 +21,7 @@ from wandb_deployer.runs import (
     aws_failure,
     deployment_pk,
     from_item,
+    is_condition_failure,
     iso,
     item_key,
     parse_iso,
@@ -31,13 +32,15 @@ from wandb_deployer.runs import (
 )
 from wandb_deployer.runs.approval import PendingApproval
 from wandb_deployer.runs.desired import APPLIED_SK, DESIRED_SK, AppliedState, DesiredState
+from wandb_deployer.runs.details import REASON_LIMIT
 from wandb_deployer.runs.lock import LOCK_SK, LockState
 from wandb_deployer.states import Trigger
 
 logger = Logger(child=True)
 
-RunOutcome = Literal["started", "approval-needed", "succeeded", "failed", "no-changes", "rejected"]
-TERMINAL_OUTCOMES: frozenset[str] = frozenset({"succeeded", "failed", "no-changes", "rejected"})
+RunOutcome = Literal["started", "approval-needed", "succeeded", "failed", "no-changes", "rejected", "timed-out"]
+TERMINAL_OUTCOMES: frozenset[str] = frozenset({"succeeded", "failed", "no-changes", "rejected", "timed-out"})
+SUCCESSFUL_OUTCOMES: frozenset[str] = frozenset({"succeeded", "no-changes"})
 CAUSE_LIMIT = 1000
 _LOOKUP_DEPTH = 50
 
@@ -59,8 +62,13 @@ class RunRecord(BaseModel):
     fingerprint: str | None = None
     error: str | None = None
     cause: str | None = None
+    reason: str | None = None  # the error's message in one line (what `wbd runs` shows)
     details: dict[str, Any] = Field(default_factory=dict)
     timeline: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome in TERMINAL_OUTCOMES
 
 
 class DeploymentStatus(BaseModel):
@@ -92,6 +100,7 @@ def record_run_event(
     fingerprint: str | None = None,
     error: str | None = None,
     cause: str | None = None,
+    reason: str | None = None,
     details: Mapping[str, object] | None = None,
     started_at: datetime | None = None,
     now: datetime | None = None,
@@ -120,6 +129,8 @@ def record_run_event(
     assignments.update({key: scrub_secrets(value, limit=200) for key, value in optional.items() if value is not None})
     if cause is not None:
         assignments["cause"] = scrub_secrets(cause, limit=CAUSE_LIMIT)
+    if reason is not None:
+        assignments["reason"] = scrub_secrets(" ".join(reason.split()), limit=REASON_LIMIT)
     if outcome in TERMINAL_OUTCOMES:
         assignments["ended_at"] = iso(moment)
         assignments["duration_seconds"] = round((moment - started).total_seconds(), 3)
@@ -139,6 +150,53 @@ def record_run_event(
         _merge_details(table, dynamodb, deployment, sort_key, scrub_secrets(dict(details)))
     logger.info("run event recorded", deployment=deployment, execution=execution_arn, outcome=outcome)
     return _read_run(table, dynamodb, deployment, sort_key)
+
+
+def record_run_details(
+    *,
+    deployment: str,
+    execution_arn: str,
+    details: Mapping[str, object],
+    table: str,
+    dynamodb: Any,
+    started_at: datetime | None = None,
+) -> bool:
+    """Merge `details` (scrubbed) into the run's record without touching its outcome; False when the run has no
+    record (it is written when the run starts, so only a run older than the newest runs is missed)."""
+    sort_key = (
+        run_sort_key(started_at, execution_arn.rsplit(":", 1)[-1])
+        if started_at is not None
+        else _existing_sort_key(deployment, execution_arn, table, dynamodb)
+    )
+    if sort_key is None or not details:
+        return False
+    return _merge_details(table, dynamodb, deployment, sort_key, scrub_secrets(dict(details)), must_exist=True)
+
+
+def read_run(
+    *, deployment: str, execution_arn: str, table: str, dynamodb: Any, started_at: datetime | None = None
+) -> RunRecord | None:
+    """The record of one run (None when it has none)."""
+    sort_key = (
+        run_sort_key(started_at, execution_arn.rsplit(":", 1)[-1])
+        if started_at is not None
+        else _existing_sort_key(deployment, execution_arn, table, dynamodb)
+    )
+    if sort_key is None:
+        return None
+    try:
+        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, sort_key), ConsistentRead=True)
+    except ClientError as exc:
+        raise aws_failure(exc, operation="GetItem run") from exc
+    item = response.get("Item")
+    return RunRecord.model_validate(from_item(item)) if item else None
+
+
+def find_runs(*, deployment: str, name: str, table: str, dynamodb: Any, depth: int = 200) -> list[RunRecord]:
+    """Runs among the newest `depth` whose execution name is `name` or contains it (an exact name wins)."""
+    runs = list_runs(deployment=deployment, table=table, dynamodb=dynamodb, limit=depth)
+    exact = [run for run in runs if name in (run.execution_name, run.execution_arn)]
+    return exact or [run for run in runs if name in run.execution_name]
 
 
 def _update(
@@ -163,13 +221,33 @@ def _update(
         raise aws_failure(exc, operation="UpdateItem run") from exc
 
 
-def _merge_details(table: str, dynamodb: Any, deployment: str, sort_key: str, details: Mapping[str, object]) -> None:
+def _merge_details(
+    table: str,
+    dynamodb: Any,
+    deployment: str,
+    sort_key: str,
+    details: Mapping[str, object],
+    *,
+    must_exist: bool = False,
+) -> bool:
+    """Set each top-level key of `details`; with `must_exist`, only on an existing record (False when there is none)."""
     names = {f"#d{index}": str(key) for index, key in enumerate(details)}
     values = {f":d{index}": value for index, value in enumerate(details.values())}
     expression = "SET " + ", ".join(f"details.{alias} = :{alias[1:]}" for alias in names)
-    _update(
-        table, dynamodb, deployment=deployment, sort_key=sort_key, expression=expression, names=names, values=values
-    )
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key=item_key(deployment, sort_key),
+            UpdateExpression=expression,
+            ExpressionAttributeValues=to_item(values),
+            ExpressionAttributeNames=names,
+            **({"ConditionExpression": "attribute_exists(details)"} if must_exist else {}),
+        )
+    except ClientError as exc:
+        if must_exist and is_condition_failure(exc):
+            return False
+        raise aws_failure(exc, operation="UpdateItem run details") from exc
+    return True
 
 
 def _existing_sort_key(deployment: str, execution_arn: str, table: str, dynamodb: Any) -> str | None:

@@ -14,11 +14,12 @@ Every violated guard is reported at once in UpgradeRejectedError.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeploymentConfig
+from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeployerSettings, DeploymentConfig
 from wandb_deployer.errors import UpgradeRejectedError
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -32,6 +33,8 @@ MIGRATION_GUIDE = (
 )
 
 Version = tuple[int, ...]
+REQUEST_FORCE_HINT = "send force=true to allow it"
+CONFIG_FORCE_HINT = "allow it once with `wbd config push --force` (it sets deployer/allow_downgrade)"
 
 
 def parse_version(value: str) -> Version:
@@ -50,6 +53,8 @@ class UpgradeRequest(BaseModel):
     terraform_version: str | None = None
     force: bool = False
     requested_by: str = Field(default="unknown", min_length=1, max_length=128)
+    # Chosen by the requester (`wbd upgrade --wait`) to find the answer in the deployments table.
+    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{8,64}$")
 
     @field_validator("wandb_version", "module_version", "terraform_version")
     @classmethod
@@ -99,7 +104,8 @@ class UpgradePlan(BaseModel):
 class _Evaluation:
     """Collects the reasons, notes and writes of one evaluation."""
 
-    def __init__(self) -> None:
+    def __init__(self, force_hint: str = REQUEST_FORCE_HINT) -> None:
+        self.force_hint = force_hint
         self.reasons: list[str] = []
         self.notes: list[str] = []
         self.writes: dict[str, ParameterWrite] = {}
@@ -116,7 +122,7 @@ class _Evaluation:
             return False
         if parse_version(requested) < parse_version(current):
             if not force:
-                self.reasons.append(f"{field}: {requested} is a downgrade from {current} (send force=true to allow it)")
+                self.reasons.append(f"{field}: {requested} is a downgrade from {current} ({self.force_hint})")
                 return False
             self.notes.append(f"{field}: forced downgrade from {current} to {requested}")
         return True
@@ -132,9 +138,13 @@ _WRITE_ORDER = (
 )
 
 
-def evaluate_upgrade(request: UpgradeRequest, current: DeploymentConfig) -> UpgradePlan:
-    """The parameter writes of an acceptable upgrade; raises UpgradeRejectedError listing every violated guard."""
-    check = _Evaluation()
+def evaluate_upgrade(
+    request: UpgradeRequest, current: DeploymentConfig, *, force_hint: str = REQUEST_FORCE_HINT
+) -> UpgradePlan:
+    """The parameter writes of an acceptable upgrade; raises UpgradeRejectedError listing every violated guard.
+
+    `force_hint` tells how to allow a downgrade where one is allowed (the request's `force`, or its equivalent)."""
+    check = _Evaluation(force_hint)
     deployer = current.deployer
     if request.deployment != current.deployment:
         check.reasons.append(f"request is for {request.deployment!r} but the config is of {current.deployment!r}")
@@ -242,3 +252,67 @@ def _check_module(check: _Evaluation, wanted_text: str, force: bool, current: De
         if already is not True and str(already).lower() != "true":
             check.write(f"infra/{CREATOR_ADMIN_INPUT}", "true", None if already is None else str(already).lower())
         check.notes.append(f"7.x -> 8.x: {CREATOR_ADMIN_INPUT} = true keeps the cluster creator's admin access")
+
+
+def _version_text(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def guard_config_change(
+    applied: Mapping[str, str], desired: DeploymentConfig, *, allow_downgrade: bool = False
+) -> list[str]:
+    """Why moving a deployment from the config last applied (`applied`: a snapshot, `<section>/<key>` -> SSM value)
+    to `desired` breaks the upgrade guards; empty when it does not. The same guards as an `Upgrade Requested` event,
+    for every other source of change (a push, a hand edit of a parameter): `allow_downgrade` is the request's `force`.
+
+    A change of generation is the legacy -> operator migration, which always stops at the approval gate: its module
+    versions are not compared, the other versions are."""
+    generation = applied.get("deployer/generation") or desired.deployer.generation
+    module_version = applied.get("deployer/module_version") or desired.deployer.module_version
+    terraform_version = applied.get("deployer/terraform_version") or desired.deployer.terraform_version
+    if generation not in ("operator", "legacy") or not (
+        _SEMVER.match(module_version) and _SEMVER.match(terraform_version)
+    ):
+        return []  # an applied config this deployer could not read back: nothing to compare with
+    current = DeploymentConfig(
+        deployment=desired.deployment,
+        deployer=DeployerSettings(
+            generation=generation,  # checked just above
+            module_version=module_version,
+            terraform_version=terraform_version,
+        ),
+        infra={
+            key: applied[f"infra/{key}"]
+            for key in ("eks_cluster_version", CREATOR_ADMIN_INPUT)
+            if f"infra/{key}" in applied
+        },
+        app={"wandb_version": applied["app/wandb_version"]} if "app/wandb_version" in applied else {},
+    )
+    wanted: dict[str, str] = {}
+    if desired.deployer.terraform_version != terraform_version:
+        wanted["terraform_version"] = desired.deployer.terraform_version
+    eks = _version_text(desired.infra.get("eks_cluster_version"))
+    if eks is not None and eks != _version_text(current.infra.get("eks_cluster_version")) and _EKS.match(eks):
+        wanted["eks_cluster_version"] = eks
+    same_generation = desired.deployer.generation == generation
+    if same_generation and desired.deployer.module_version != module_version:
+        wanted["module_version"] = desired.deployer.module_version
+    wandb_version = _version_text(desired.app.get("wandb_version"))
+    if (
+        same_generation
+        and generation == "legacy"
+        and wandb_version is not None
+        and _SEMVER.match(wandb_version)
+        and wandb_version != _version_text(current.app.get("wandb_version"))
+    ):
+        wanted["wandb_version"] = wandb_version
+    if not wanted:
+        return []
+    request = UpgradeRequest.model_validate(
+        {"deployment": desired.deployment, "force": allow_downgrade, "requested_by": "desired config", **wanted}
+    )
+    try:
+        evaluate_upgrade(request, current, force_hint=CONFIG_FORCE_HINT)
+    except UpgradeRejectedError as exc:
+        return list(exc.reasons)
+    return []

@@ -14,8 +14,10 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from wandb_deployer.config.model import DeploymentConfig
+from wandb_deployer.config.parameters import read_parameters
 from wandb_deployer.errors import InvalidConfigError, UnknownDeploymentError, UpgradeRejectedError
 from wandb_deployer.runs import aws_failure, scrub_secrets
+from wandb_deployer.runs.change_source import describe_change, note_writes
 from wandb_deployer.runs.notify import notify
 from wandb_deployer.upgrade.guards import UpgradePlan, UpgradeRequest, evaluate_upgrade
 
@@ -40,9 +42,28 @@ def _named_deployment(detail: Mapping[str, object]) -> str:
     return str(scrub_secrets(str(detail.get("deployment") or "unknown"), limit=64))
 
 
-def apply_upgrade(plan: UpgradePlan, *, prefix: str, ssm: Any) -> list[str]:
-    """Write the plan's parameters (Overwrite), in the plan's order; returns the full parameter names written."""
-    description = str(scrub_secrets(f"set by an upgrade requested by {plan.requested_by}", limit=_DESCRIPTION_LIMIT))
+def apply_upgrade(
+    plan: UpgradePlan, *, prefix: str, ssm: Any, table: str | None = None, dynamodb: Any = None
+) -> list[str]:
+    """Write the plan's parameters (Overwrite), in the plan's order; returns the full parameter names written.
+
+    With the deployments table, first notes the versions these writes create, so the runs they start say `upgrade`."""
+    description = str(scrub_secrets(describe_change("upgrade", plan.requested_by), limit=_DESCRIPTION_LIMIT))
+    if table and dynamodb is not None and plan.writes:
+        current = read_parameters(plan.deployment, prefix=prefix, ssm=ssm, decrypt=False)
+        versions = {}
+        for write in plan.writes:
+            name = f"{prefix}/{plan.deployment}/{write.name}"
+            before = current.get(name)
+            versions[name] = before.version + 1 if before is not None and before.version is not None else 1
+        note_writes(
+            deployment=plan.deployment,
+            source="upgrade",
+            by=plan.requested_by,
+            versions=versions,
+            table=table,
+            dynamodb=dynamodb,
+        )
     written: list[str] = []
     for write in plan.writes:
         name = f"{prefix}/{plan.deployment}/{write.name}"
@@ -65,6 +86,8 @@ def process_upgrade_request(
     events: Any,
     topic_arn: str,
     bus_name: str,
+    table: str | None = None,
+    dynamodb: Any = None,
 ) -> UpgradePlan:
     """Handle one `Upgrade Requested` detail end to end; notifies `Upgrade Accepted` or `Upgrade Rejected`.
 
@@ -85,7 +108,7 @@ def process_upgrade_request(
             bus_name=bus_name,
         )
         raise
-    written = apply_upgrade(plan, prefix=prefix, ssm=ssm)
+    written = apply_upgrade(plan, prefix=prefix, ssm=ssm, table=table, dynamodb=dynamodb)
     notify(
         event="Upgrade Accepted",
         deployment=plan.deployment,
@@ -122,6 +145,7 @@ _REQUEST_FIELDS = (
     "wandb_version",
     "force",
     "requested_by",
+    "request_id",
 )
 
 
