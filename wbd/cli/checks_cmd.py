@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import ClientError
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 
-from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.deploy.health_step import assess_health
 from wandb_deployer.deploy.verify_step import read_outputs
-from wandb_deployer.errors import DeployerError, PlanNotFoundError
+from wandb_deployer.drift.record import read_drift
+from wandb_deployer.errors import PlanNotFoundError
+from wandb_deployer.runs import iso, utc_now
+from wandb_deployer.runs.details import failure_reason
+from wandb_deployer.runs.history import deployment_status, list_runs
+from wandb_deployer.runs.steps import execution_history
 from wandb_deployer.states import Finding, HealthResult, TerraformOutputs, WiringResult
+from wandb_deployer.upgrade.outcome import UpgradeOutcome, read_upgrade_outcome
 from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.probe import probe_wiring
 from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue, verify_wiring
-from wbd.cli.directory import load_directory
+from wbd.cli.aws import client, current
+from wbd.cli.command import Outcome, command, out
+from wbd.cli.deployments import require_deployment
+from wbd.cli.errors import CliError, ExitCode
+from wbd.cli.run_views import change_phrase
 
-console = Console()
-PREFIX_OPTION = typer.Option("/wandb-deployer", "--prefix", help="SSM prefix the deployer watches.")
+DeploymentArgument = Annotated[str, typer.Argument(help="Deployment name.", show_default=False)]
+RESOURCE_DRIFT_FIX = (
+    "a deploy run restores it: set deployer/drift_action to remediate-safe (or remediate) to do it automatically"
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +60,7 @@ def latest_run_prefix(*, bucket: str, deployment: str, s3: Any) -> str | None:
 
 
 def findings_table(title: str, findings: list[Finding]) -> Table:
-    table = Table(title=title)
+    table = Table(title=title, title_justify="left")
     table.add_column("severity", no_wrap=True)
     table.add_column("code", no_wrap=True)  # codes are what people search for: never broken across lines
     table.add_column("message", overflow="fold")
@@ -57,11 +70,6 @@ def findings_table(title: str, findings: list[Finding]) -> Table:
     if not findings:
         table.add_row("ok", "-", "no findings", "")
     return table
-
-
-PROBE_OPTION = typer.Option(
-    False, "--probe", help="Also send one real ObjectCreated event through the wiring (writes and deletes one object)."
-)
 
 
 def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bool) -> VerificationReport:
@@ -106,25 +114,24 @@ def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bo
         region=deployer.region,
         queue_name=outputs.bucket_queue_name,
         reads_queue=reads_queue,
+        aws=client,
     )
     return VerificationReport(outputs=outputs, wiring=wiring, health=health, probe_delivered=delivered)
 
 
-def verify(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    probe: bool = PROBE_OPTION,
-    prefix: str = PREFIX_OPTION,
-) -> None:
+PROBE_OPTION = typer.Option(
+    "--probe", help="Also send one real ObjectCreated event through the wiring (writes and deletes one object)."
+)
+
+
+def verify(deployment: DeploymentArgument, probe: Annotated[bool, PROBE_OPTION] = False) -> Outcome:
     """Check the S3 -> SQS wiring and the W&B endpoint's health now, and print the findings (exit 1 on an error)."""
-    directory = load_directory(prefix)
-    try:
-        report = run_checks(deployment, prefix=prefix, artifacts_bucket=directory.artifacts_bucket, probe=probe)
-    except (DeployerError, ClientError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    require_deployment(deployment)
+    context = current()
+    report = run_checks(
+        deployment, prefix=context.prefix, artifacts_bucket=context.directory.artifacts_bucket, probe=probe
+    )
     wiring, health = report.wiring, report.health
-    console.print(findings_table(f"S3 -> SQS wiring of {report.outputs.bucket_name}", list(wiring.findings)))
-    console.print(findings_table(f"health of {report.outputs.url}", list(health.findings)))
     verdict = [f"wiring {'passed' if wiring.passed else 'FAILED'}", f"health {'ok' if health.healthy else 'FAILED'}"]
     if report.probe_delivered:
         verdict.append("live probe delivered")
@@ -132,75 +139,217 @@ def verify(
         verdict.append(f"W&B {health.server_version} running")
     if health.certificate_days_left is not None:
         verdict.append(f"certificate expires in {health.certificate_days_left} day(s)")
-    console.print(f"{deployment}: " + "; ".join(verdict))
-    if not (wiring.passed and health.healthy):
-        raise typer.Exit(1)
+
+    def show(console: Console) -> None:
+        console.print(findings_table(f"S3 -> SQS wiring of {report.outputs.bucket_name}", list(wiring.findings)))
+        console.print(findings_table(f"health of {report.outputs.url}", list(health.findings)))
+        console.print(f"{deployment}: " + "; ".join(verdict))
+
+    data = {
+        "deployment": deployment,
+        "outputs": report.outputs,
+        "wiring": wiring,
+        "health": health,
+        "probe_delivered": report.probe_delivered,
+    }
+    code = ExitCode.OK if wiring.passed and health.healthy else ExitCode.NEGATIVE
+    return Outcome(data=data, show=show, code=code)
+
+
+def _drift_failure(execution_arn: str) -> str:
+    """Why a drift check failed: the last task failure in its execution's history."""
+    events = execution_history(execution_arn, sfn=client("stepfunctions"))
+    for event in reversed(events):
+        details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
+        if isinstance(details, dict):
+            return failure_reason(details.get("error"), details.get("cause")) or str(details.get("error"))
+    return "see the drift execution's history"
+
+
+def _drift_view(deployment: str, result: dict[str, Any], summary: dict[str, Any]) -> Group:
+    drift = result.get("drift", {}).get("value", {})
+    if not drift.get("drifted"):
+        return Group(Text(f"{deployment}: no drift (Terraform state, S3 -> SQS wiring and health match)", "green"))
+    table = Table(title=f"drift of {deployment} ({drift.get('transition')})", title_justify="left")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("code / resource", overflow="fold")
+    table.add_column("what", overflow="fold")
+    table.add_column("fix", overflow="fold")
+    for change in summary.get("resource_changes") or [{"address": a} for a in summary.get("resources") or []]:
+        actions = "/".join(change.get("actions") or []) or "changed"
+        table.add_row(
+            "resource", str(change.get("address")), f"changed outside Terraform ({actions})", RESOURCE_DRIFT_FIX
+        )
+    details = summary.get("finding_details") or [{"code": code} for code in summary.get("findings") or []]
+    for finding in details:
+        table.add_row(
+            str(finding.get("severity", "finding")),
+            str(finding.get("code")),
+            finding.get("message", ""),
+            finding.get("fix_hint", ""),
+        )
+    lines: list[Any] = [table]
+    remediation = result.get("remediation")
+    if remediation:
+        lines.append(Text(f"remediation run started: {remediation.get('execution_arn', '').rsplit(':', 1)[-1]}"))
+    return Group(*lines)
 
 
 def drift(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    wait: bool = typer.Option(True, help="Wait for the check to finish."),
-    prefix: str = PREFIX_OPTION,
-) -> None:
-    """Run the drift check (refresh-only plan, wiring, health) for one deployment now."""
-    directory = load_directory(prefix)
-    sfn = client("stepfunctions")
+    deployment: DeploymentArgument,
+    wait: Annotated[bool, typer.Option(help="Wait for the check and show what it found.")] = True,
+    timeout: Annotated[float, typer.Option(min=1, help="Give up waiting after this many seconds.")] = 3600,
+) -> Outcome | None:
+    """Run the drift check (refresh-only plan, wiring, health) now: the findings, or "no drift" (exit 1 on drift)."""
+    require_deployment(deployment)
+    directory = current().directory
     if not directory.drift_state_machine_arn:
-        typer.echo("error: this deployer has no drift workflow", err=True)
-        raise typer.Exit(2)
+        raise CliError("this deployer has no drift workflow")
+    sfn = client("stepfunctions")
     started = sfn.start_execution(
         stateMachineArn=directory.drift_state_machine_arn, input=json.dumps({"deployments": [deployment]})
     )
-    console.print(f"drift check started: {started['executionArn']}")
+    arn = started["executionArn"]
     if not wait:
-        return
-    while (described := sfn.describe_execution(executionArn=started["executionArn"]))["status"] == "RUNNING":
-        time.sleep(1)
-    console.print(f"drift check {described['status'].lower()}; see `wbd status {deployment}`")
+        out.print(f"drift check started: {arn.rsplit(':', 1)[-1]} (wbd status {deployment} shows its result)")
+        return None
+    deadline = time.monotonic() + timeout
+    with out.status(f"checking {deployment} for drift (refresh-only plan, wiring, health)…"):
+        while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise CliError(f"the drift check is still running after {timeout:.0f} s: {arn}", ExitCode.NEGATIVE)
+            time.sleep(0.5)
     if described["status"] != "SUCCEEDED":
-        raise typer.Exit(1)
+        raise CliError(f"the drift check {described['status'].lower()}: {_drift_failure(arn)}", ExitCode.NEGATIVE)
+    results = json.loads(described.get("output") or "{}").get("results") or [{}]
+    result = next((item for item in results if item.get("deployment") == deployment), results[0])
+    if result.get("failed"):
+        raise CliError(f"the drift check of {deployment} failed: {_drift_failure(arn)}", ExitCode.NEGATIVE)
+    if "drift" not in result:
+        raise CliError(
+            f"{deployment} is busy with a run (it holds the lock); check again when it ends", ExitCode.NEGATIVE
+        )
+    record = read_drift(deployment=deployment, table=directory.deployments_table, dynamodb=client("dynamodb"))
+    summary = dict(record.summary) if record is not None else {}
+    drifted = bool(result["drift"]["value"].get("drifted"))
+    data = {
+        "deployment": deployment,
+        **result["drift"]["value"],
+        "summary": summary,
+        "remediation": result.get("remediation"),
+    }
+    return Outcome(
+        data=data,
+        show=lambda console: console.print(_drift_view(deployment, result, summary)),
+        code=ExitCode.NEGATIVE if drifted else ExitCode.OK,
+    )
+
+
+def _await_answer(deployment: str, request_id: str, timeout: float) -> UpgradeOutcome:
+    table = current().directory.deployments_table
+    deadline = time.monotonic() + timeout
+    with out.status("waiting for the deployer's answer…"):
+        while time.monotonic() < deadline:
+            answer = read_upgrade_outcome(deployment=deployment, table=table, dynamodb=client("dynamodb"))
+            if answer is not None and answer.request_id == request_id:
+                return answer
+            time.sleep(0.5)
+    raise CliError(
+        f"no answer to upgrade request {request_id} within {timeout:.0f} s: is the deployer's upgrade function "
+        "running? (its Upgrade Accepted / Rejected notification will still tell)",
+        ExitCode.NEGATIVE,
+    )
+
+
+def _run_started(deployment: str, since: str, timeout: float) -> str:
+    """What deploys the accepted upgrade: the run its SSM writes started, the running run that takes them in at its
+    end, or nothing yet (a paused deployment)."""
+    table, dynamodb = current().directory.deployments_table, client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = list_runs(deployment=deployment, table=table, dynamodb=dynamodb, limit=3)
+        fresh = [run for run in runs if run.started_at >= since]
+        if fresh:
+            return f"run {fresh[-1].execution_name} deploys it (wbd watch {deployment})"
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    lock = deployment_status(deployment=deployment, table=table, dynamodb=dynamodb).lock
+    if lock is not None:
+        return f"the running run {lock.owner.rsplit(':', 1)[-1]} deploys it when it ends (wbd watch {deployment})"
+    return f"no run started: is {deployment} paused? (wbd status {deployment})"
 
 
 def upgrade(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    module_version: str = typer.Option("", help="Target wandb/wandb/aws module version."),
-    wandb_version: str = typer.Option("", help="Target W&B server version (legacy generation)."),
-    eks_cluster_version: str = typer.Option("", help="Target EKS version (one minor step at a time)."),
-    terraform_version: str = typer.Option("", help="Target Terraform version."),
-    force: bool = typer.Option(False, help="Allow a downgrade."),
-    prefix: str = PREFIX_OPTION,
-) -> None:
-    """Send an `Upgrade Requested` event; the deployer validates it and writes accepted versions to SSM."""
-    detail: dict[str, object] = {"deployment": deployment, "force": force, "requested_by": "wbd"}
-    for key, value in {
+    deployment: DeploymentArgument,
+    module_version: Annotated[str, typer.Option(help="Target wandb/wandb/aws module version.")] = "",
+    wandb_version: Annotated[str, typer.Option(help="Target W&B server version (legacy generation).")] = "",
+    eks_cluster_version: Annotated[str, typer.Option(help="Target EKS version (one minor step at a time).")] = "",
+    terraform_version: Annotated[str, typer.Option(help="Target Terraform version.")] = "",
+    force: Annotated[bool, typer.Option(help="Allow a downgrade (never of EKS or across a module major).")] = False,
+    wait: Annotated[
+        bool | None, typer.Option("--wait/--no-wait", help="Wait for the answer and the run (default: on a terminal).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="How long --wait waits for the answer.")] = 120,
+) -> Outcome | None:
+    """Request an upgrade (`Upgrade Requested`): the deployer checks it, writes accepted versions to SSM, and the
+    change deploys. With --wait: Accepted (and the run it started) or Rejected with the reasons (exit 1)."""
+    targets = {
         "module_version": module_version,
         "wandb_version": wandb_version,
         "eks_cluster_version": eks_cluster_version,
         "terraform_version": terraform_version,
-    }.items():
-        if value:
-            detail[key] = value
-    if len(detail) == 3:
-        typer.echo("error: name at least one target (--module-version, --wandb-version, ...)", err=True)
-        raise typer.Exit(2)
-    directory = load_directory(prefix)
+    }
+    if not any(targets.values()):
+        raise CliError("name at least one target (--module-version, --eks-cluster-version, ...)")
+    require_deployment(deployment)
+    request_id = uuid.uuid4().hex
+    detail: dict[str, object] = {
+        "deployment": deployment,
+        "force": force,
+        "requested_by": "wbd",
+        "request_id": request_id,
+        **{key: value for key, value in targets.items() if value},
+    }
+    sent_at = iso(utc_now())
     response = client("events").put_events(
         Entries=[
             {
                 "Source": "wandb-deployer",
                 "DetailType": "Upgrade Requested",
                 "Detail": json.dumps(detail),
-                "EventBusName": directory.event_bus_name,
+                "EventBusName": current().directory.event_bus_name,
             }
         ]
     )
     if response.get("FailedEntryCount"):
-        typer.echo("error: the upgrade request was not accepted by EventBridge", err=True)
-        raise typer.Exit(1)
-    console.print(f"upgrade requested for {deployment}: watch for Upgrade Accepted / Upgrade Rejected")
+        raise CliError("EventBridge did not accept the upgrade request", ExitCode.NEGATIVE)
+    if not (sys.stdout.isatty() if wait is None else wait):
+        out.print(
+            f"upgrade requested for {deployment} (request {request_id}); wbd status {deployment} shows the answer"
+        )
+        return None
+    answer = _await_answer(deployment, request_id, timeout)
+    if not answer.accepted:
+        lines = [f"Rejected: the upgrade of {deployment} changes nothing"] + [
+            f"  {reason}" for reason in answer.reasons
+        ]
+        return Outcome(
+            data=answer, show=lambda console: console.print("\n".join(lines), markup=False), code=ExitCode.NEGATIVE
+        )
+    changes = [{"key": c.get("name"), "before": c.get("previous"), "after": c.get("value")} for c in answer.changes]
+    run = _run_started(deployment, sent_at, timeout=min(timeout, 30)) if changes else None
+    lines = [f"Accepted: {change_phrase(changes, limit=5) or 'nothing to change'}"] + [f"  {n}" for n in answer.notes]
+    if run:
+        lines.append(run)
+
+    def show(console: Console) -> None:
+        console.print("\n".join(lines), markup=False)
+
+    return Outcome(data={**answer.model_dump(), "run": run}, show=show)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(verify)
-    app.command()(drift)
-    app.command()(upgrade)
+    command(app, json_output=True)(verify)
+    command(app, json_output=True)(drift)
+    command(app)(upgrade)

@@ -1,115 +1,198 @@
-"""`wbd runs`, `wbd status`, `wbd approve`, `wbd reject`: a deployment's runs and its approval gate."""
+"""`wbd runs`, `wbd status`, `wbd approve`, `wbd reject`, `wbd watch`: a deployment's runs and its approval gate."""
 
 from __future__ import annotations
 
 import getpass
+import time
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group
+from rich.text import Text
 
-from wandb_deployer.aws_clients import client
-from wandb_deployer.errors import DeployerError
-from wandb_deployer.runs.approval import answer_approval
-from wandb_deployer.runs.history import deployment_status, list_runs
-from wbd.cli.directory import load_directory
+from wandb_deployer.runs.approval import PendingApproval, answer_approval
+from wandb_deployer.runs.history import RunRecord, deployment_status, find_runs, list_runs, read_run
+from wandb_deployer.runs.steps import execution_history
+from wbd.cli.aws import current
+from wbd.cli.command import Outcome, command, out
+from wbd.cli.deployments import require_deployment
+from wbd.cli.errors import CliError, ExitCode
+from wbd.cli.run_views import changes_table, counts_text, outcome_code, run_view, runs_table
+from wbd.cli.status_view import gather_status, show_status
+from wbd.run_progress import follow_execution
 
-console = Console()
-PREFIX_OPTION = typer.Option("/wandb-deployer", "--prefix", help="SSM prefix the deployer watches.")
+DeploymentArgument = Annotated[str, typer.Argument(help="Deployment name.", show_default=False)]
+LATEST = "latest"
+
+
+def _table_and_dynamodb() -> tuple[str, object]:
+    context = current()
+    return context.directory.deployments_table, context.client("dynamodb")
+
+
+def _one_run(deployment: str, name: str) -> RunRecord:
+    table, dynamodb = _table_and_dynamodb()
+    if name == LATEST:
+        found = list_runs(deployment=deployment, table=table, dynamodb=dynamodb, limit=1)
+    else:
+        found = find_runs(deployment=deployment, name=name, table=table, dynamodb=dynamodb)
+    if not found:
+        raise CliError(f"{deployment} has no run {name!r} among its recent runs (wbd runs {deployment} lists them)")
+    if len(found) > 1:
+        names = ", ".join(run.execution_name for run in found[:5])
+        raise CliError(f"{name!r} matches {len(found)} runs of {deployment} ({names}): give more of the name")
+    return found[0]
 
 
 def runs(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    limit: int = typer.Option(20, min=1, max=200, help="How many runs, newest first."),
-    prefix: str = PREFIX_OPTION,
-) -> None:
-    """Show a deployment's run history, newest first."""
-    directory = load_directory(prefix)
-    records = list_runs(
-        deployment=deployment, table=directory.deployments_table, dynamodb=client("dynamodb"), limit=limit
-    )
-    table = Table(title=f"runs of {deployment}")
-    for column in ("started", "execution", "trigger", "outcome", "seconds", "fingerprint", "error"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(
-            record.started_at,
-            record.execution_name,
-            record.trigger or "",
-            record.outcome,
-            f"{record.duration_seconds:.0f}" if record.duration_seconds is not None else "",
-            (record.fingerprint or "")[:12],
-            record.error or "",
+    deployment: DeploymentArgument,
+    run: Annotated[
+        str | None,
+        typer.Argument(help="One run to show whole: its name, a unique part of it, or `latest`.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many runs, newest first.")] = 20,
+) -> Outcome:
+    """Show a deployment's runs, newest first, with why each ended; or one run whole (exit 1 if it failed)."""
+    require_deployment(deployment, history_ok=True)
+    if run is not None:
+        record = _one_run(deployment, run)
+        return Outcome(
+            data=record, show=lambda console: console.print(run_view(record)), code=outcome_code(record.outcome)
         )
-    console.print(table)
+    table, dynamodb = _table_and_dynamodb()
+    records = list_runs(deployment=deployment, table=table, dynamodb=dynamodb, limit=limit)
+    return Outcome(
+        data={"deployment": deployment, "runs": records}, show=lambda c: c.print(runs_table(deployment, records))
+    )
 
 
-def status(deployment: str = typer.Argument(..., help="Deployment name."), prefix: str = PREFIX_OPTION) -> None:
-    """Show the lock, desired vs applied state, the last run and any pending approval."""
-    directory = load_directory(prefix)
-    current = deployment_status(deployment=deployment, table=directory.deployments_table, dynamodb=client("dynamodb"))
-    table = Table(title=f"status of {deployment}", show_header=False)
-    table.add_column("what")
-    table.add_column("value")
-    table.add_row("lock", current.lock.owner if current.lock else "free")
-    table.add_row("desired generation", str(current.desired.generation) if current.desired else "-")
-    table.add_row("applied fingerprint", current.applied.fingerprint[:16] if current.applied else "-")
-    if current.last_run:
-        table.add_row("last run", f"{current.last_run.execution_name}: {current.last_run.outcome}")
-    if current.pending_approval:
-        table.add_row("waiting for approval", f"plan {current.pending_approval.plan_sha256}")
-    console.print(table)
+def status(deployment: DeploymentArgument) -> Outcome:
+    """Is the deployment in sync (or what differs), what runs now, what waits for approval, the last drift and
+    rejection."""
+    require_deployment(deployment, history_ok=True)
+    report = gather_status(deployment)
+    return Outcome(data=report, show=show_status(report))
+
+
+def _pending(deployment: str) -> PendingApproval:
+    table, dynamodb = _table_and_dynamodb()
+    pending = deployment_status(deployment=deployment, table=table, dynamodb=dynamodb).pending_approval
+    if pending is None:
+        raise CliError(f"{deployment} has no plan waiting for approval (wbd status {deployment})", ExitCode.NEGATIVE)
+    return pending
+
+
+def _approval_summary(pending: PendingApproval, verb: str) -> Group:
+    """What is being approved or rejected: the plan's counts, its destructive changes and the parameters behind it."""
+    table, dynamodb = _table_and_dynamodb()
+    record = read_run(
+        deployment=pending.deployment, execution_arn=pending.execution_arn, table=table, dynamodb=dynamodb
+    )
+    changes = list((record.details.get("changes") if record else None) or [])
+    parts: list[object] = [
+        Text(f"{verb} plan {pending.plan_sha256} of {pending.deployment}", style="bold"),
+        Text(f"  run {pending.execution_arn.rsplit(':', 1)[-1]}, waiting since {pending.requested_at[:19]}Z"),
+        Text(f"  {counts_text(pending.counts.model_dump())}"),
+    ]
+    parts += [Text(f"  destructive: {address}", style="red") for address in pending.destructive]
+    if changes:
+        parts.append(changes_table(changes, title="  because these parameters changed"))
+    return Group(*parts)  # type: ignore[arg-type]
+
+
+def _answer(deployment: str, *, plan: str, approve: bool, reason: str) -> None:
+    table, dynamodb = _table_and_dynamodb()
+    answer_approval(
+        deployment=deployment,
+        plan_sha256=plan,
+        approve=approve,
+        who=getpass.getuser(),
+        reason=reason,
+        sfn=current().client("stepfunctions"),
+        table=table,
+        dynamodb=dynamodb,
+    )
 
 
 def approve(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    plan: str = typer.Option(
-        ..., "--plan", help="sha256 of the plan you reviewed (from the notification or wbd status)."
-    ),
-    prefix: str = PREFIX_OPTION,
+    deployment: DeploymentArgument,
+    plan: Annotated[
+        str, typer.Option("--plan", help="sha256 of the plan you reviewed (from wbd status or the notification).")
+    ],
 ) -> None:
-    """Approve exactly one plan: an approval naming any other sha256 is refused and changes nothing."""
-    _answer(deployment, plan=plan, approve=True, reason="approved", prefix=prefix)
-    console.print(f"approved plan {plan} of {deployment}; the run applies it now")
+    """Approve exactly one plan (it is shown first): an approval naming any other sha256 is refused, nothing sent."""
+    require_deployment(deployment)
+    pending = _pending(deployment)
+    out.print(_approval_summary(pending, "approving"))
+    _answer(deployment, plan=plan, approve=True, reason="approved")
+    out.print(f"approved plan {pending.plan_sha256} of {deployment}; the run applies exactly that plan now")
 
 
 def reject(
-    deployment: str = typer.Argument(..., help="Deployment name."),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded in the run history)."),
-    plan: str = typer.Option("", "--plan", help="sha256 of the plan (default: the pending one)."),
-    prefix: str = PREFIX_OPTION,
+    deployment: DeploymentArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the run history).")],
+    plan: Annotated[str, typer.Option("--plan", help="sha256 of the plan (default: the pending one).")] = "",
 ) -> None:
     """Reject the pending plan; the run ends cleanly without applying anything."""
-    _answer(deployment, plan=plan, approve=False, reason=reason, prefix=prefix)
-    console.print(f"rejected the pending plan of {deployment}")
+    require_deployment(deployment)
+    pending = _pending(deployment)
+    out.print(_approval_summary(pending, "rejecting"))
+    _answer(deployment, plan=plan or pending.plan_sha256, approve=False, reason=reason)
+    out.print(f"rejected plan {pending.plan_sha256} of {deployment}: nothing is applied")
 
 
-def _answer(deployment: str, *, plan: str, approve: bool, reason: str, prefix: str) -> None:
-    directory = load_directory(prefix)
-    dynamodb = client("dynamodb")
-    if not plan:
-        pending = deployment_status(
-            deployment=deployment, table=directory.deployments_table, dynamodb=dynamodb
-        ).pending_approval
-        plan = pending.plan_sha256 if pending else ""
-    try:
-        answer_approval(
-            deployment=deployment,
-            plan_sha256=plan,
-            approve=approve,
-            who=getpass.getuser(),
-            reason=reason,
-            sfn=client("stepfunctions"),
-            table=directory.deployments_table,
-            dynamodb=dynamodb,
-        )
-    except DeployerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+def _newest_execution(deployment: str) -> str | None:
+    table, dynamodb = _table_and_dynamodb()
+    status_now = deployment_status(deployment=deployment, table=table, dynamodb=dynamodb)
+    if status_now.lock is not None:
+        return status_now.lock.owner
+    return status_now.last_run.execution_arn if status_now.last_run else None
+
+
+def watch(
+    deployment: DeploymentArgument,
+    timeout: Annotated[float, typer.Option(min=1, help="Stop following after this many seconds.")] = 4 * 3600,
+) -> Outcome:
+    """Follow the deployment's newest run live until it ends; exit 0 if it succeeded, 1 if it failed or was rejected."""
+    require_deployment(deployment, history_ok=True)
+    arn = _newest_execution(deployment)
+    if arn is None:
+        raise CliError(f"{deployment} has no runs yet", ExitCode.NEGATIVE)
+    sfn = current().client("stepfunctions")
+    follow_execution(
+        execution_arn=arn,
+        describe=lambda execution: dict(sfn.describe_execution(executionArn=execution)),
+        history=lambda execution: execution_history(execution, sfn=sfn),
+        console=out,
+        title=f"{deployment}: {arn.rsplit(':', 1)[-1]}",
+        timeout=timeout,
+    )
+    table, dynamodb = _table_and_dynamodb()
+    record = _settled_record(deployment, arn, table, dynamodb)
+    if record is None:
+        raise CliError(f"run {arn.rsplit(':', 1)[-1]} left no record (it ended before it took the lock)")
+
+    def show(console: Console) -> None:
+        console.print(run_view(record))
+        if not record.ended:
+            console.print(f"still {record.outcome} after {timeout:.0f} s; wbd watch {deployment} follows it again")
+
+    return Outcome(data=record, show=show, code=outcome_code(record.outcome) if record.ended else ExitCode.NEGATIVE)
+
+
+def _settled_record(deployment: str, arn: str, table: str, dynamodb: object, wait: float = 10.0) -> RunRecord | None:
+    """The run's record once its last step wrote it (the execution may end a moment before its record says so)."""
+    deadline = time.monotonic() + wait
+    while True:
+        record = read_run(deployment=deployment, execution_arn=arn, table=table, dynamodb=dynamodb)
+        if (record is not None and record.ended) or time.monotonic() > deadline:
+            return record
+        time.sleep(0.2)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(runs)
-    app.command()(status)
-    app.command()(approve)
-    app.command()(reject)
+    command(app, json_output=True)(runs)
+    command(app, json_output=True)(status)
+    command(app)(approve)
+    command(app)(reject)
+    command(app)(watch)

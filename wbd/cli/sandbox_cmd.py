@@ -6,40 +6,43 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from wbd.cli.command import command, out
+from wbd.cli.errors import CliError, ExitCode
 
 app = typer.Typer(help="Run wandb-deployer locally on an embedded AWS emulator (moto).", no_args_is_help=True)
-console = Console()
 
-REPO_OPTION = typer.Option(
-    Path.cwd(), "--repo", help="The wandb-deployer checkout whose template.yaml, state machines and handlers run."
-)
-TIME_SCALE_OPTION = typer.Option(100.0, min=1.0, help="Divide every wait (Wait states, retries, timeouts) by this.")
+RepoOption = Annotated[
+    Path,
+    typer.Option("--repo", help="The wandb-deployer checkout whose template.yaml, state machines and handlers run."),
+]
+TimeScaleOption = Annotated[
+    float, typer.Option(min=1.0, help="Divide every wait (Wait states, retries, timeouts) by this.")
+]
 
 
 def _repo(path: Path) -> Path:
     if not (path / "template.yaml").is_file():
-        console.print(f"[red]error:[/] {path} has no template.yaml: run in the wandb-deployer checkout or pass --repo")
-        raise typer.Exit(2)
+        raise CliError(f"{path} has no template.yaml: run in the wandb-deployer checkout or pass --repo")
     return path.resolve()
 
 
-@app.command()
-def demo(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> None:
+@command(app, aws=False)
+def demo(repo: RepoOption = Path(), time_scale: TimeScaleOption = 100.0) -> None:
     """Push examples/operator.yaml, change a parameter, and follow the event-driven runs to the end."""
     from wbd.sandbox_demo import run_demo
 
-    result = run_demo(_repo(repo), console, time_scale=time_scale)
+    result = run_demo(_repo(repo), out, time_scale=time_scale)
     if not result.succeeded:
-        console.print("[red]the demo's runs did not all succeed")
-        raise typer.Exit(1)
-    console.print("[green]demo complete: every run succeeded")
+        raise CliError("the demo's runs did not all succeed", ExitCode.NEGATIVE)
+    out.print("[green]demo complete: every run succeeded")
 
 
-@app.command()
-def up(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> None:
+@command(app, aws=False)
+def up(repo: RepoOption = Path(), time_scale: TimeScaleOption = 100.0) -> None:
     """Keep the sandbox running; point the AWS CLI and wbd at it with the printed exports. Ctrl-C stops it."""
     from wbd.sandbox.serve import shell_exports
     from wbd.sandbox_driver import running_deployer
@@ -52,8 +55,22 @@ def up(repo: Path = REPO_OPTION, time_scale: float = TIME_SCALE_OPTION) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
     with running_deployer(_repo(repo), time_scale=time_scale) as driver:
-        console.print("# the sandbox is up; in another shell:")
-        console.print(shell_exports(driver.sandbox), markup=False)
-        console.print(f"# W&B stand-in: {driver.standin.url}   (Ctrl-C stops the sandbox)", markup=False)
+        sandbox = driver.sandbox
+        out.print("# the sandbox is up; in another shell:")
+        out.print(shell_exports(sandbox), markup=False)
+        out.print(f"# W&B stand-in: {driver.standin.url}", markup=False)
+        out.print(
+            f"# handler logs (one file per function, as CloudWatch Logs): {sandbox.work_dir / 'logs'}", markup=False
+        )
+        out.print(f"# build logs and workspaces: {sandbox.work_dir}", markup=False)
+        out.print("# then try:", markup=False)
+        for line in (
+            "wbd config push examples/operator.yaml --license-file <license.jws> --yes",
+            "wbd watch demo",
+            "aws ssm put-parameter --overwrite --name /wandb-deployer/demo/infra/size --value medium",
+            "wbd runs demo; wbd runs demo latest; wbd status demo; wbd drift demo; wbd verify demo",
+        ):
+            out.print(f"#   {line}", markup=False)
+        out.print("# Ctrl-C stops the sandbox", markup=False)
         while not stop.wait(timeout=0.5):
             continue

@@ -239,8 +239,8 @@ def test_show_masks_secure_strings(runner: CliRunner, aws_ssm: Any, tmp_path: Pa
 
 def test_show_an_unknown_deployment(runner: CliRunner, aws_ssm: Any) -> None:
     result = runner.invoke(app, ["config", "show", "nope"])
-    assert result.exit_code == 1
-    assert "no parameters under /wandb-deployer/nope" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "deployment 'nope' not found under /wandb-deployer (known: none)"
 
 
 def test_render_writes_the_workspace(runner: CliRunner, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ W&B consumes its file-storage queue where the release makes W&B read one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from wandb_deployer.aws_clients import client
@@ -41,18 +42,20 @@ def assess_health(
     region: str = "",
     queue_name: str | None = None,
     reads_queue: bool = False,
+    aws: Callable[..., Any] = client,
 ) -> HealthResult:
-    """The endpoints' health, corrected by the load balancer's view, plus W&B's use of its queue (`wbd verify` too)."""
+    """The endpoints' health, corrected by the load balancer's view, plus W&B's use of its queue (`wbd verify` too:
+    it passes its own `aws(service, region)` client factory, bound to the operator's region and profile)."""
     result = check_health(
         url=url, generation=generation, attempt=attempt, api_key=api_key, desired_version=desired_version
     )
     if not result.healthy and wandb_host and zone_id:
         balancer = load_balancer_health(
-            host=wandb_host, zone_id=zone_id, route53=client("route53"), elbv2=client("elbv2", region or None)
+            host=wandb_host, zone_id=zone_id, route53=aws("route53"), elbv2=aws("elbv2", region or None)
         )
         result = judge_reach(result, balancer, wandb_host)
     if result.healthy and reads_queue and queue_name:
-        found = queue_consumption_findings(queue_name=queue_name, cloudwatch=client("cloudwatch", region or None))
+        found = queue_consumption_findings(queue_name=queue_name, cloudwatch=aws("cloudwatch", region or None))
         if found:
             result = result.model_copy(update={"findings": [*result.findings, *found], "healthy": False})
     return result
