@@ -1,30 +1,37 @@
-"""Follow a Step Functions execution state by state (from its history) with a live rich table."""
+"""Follow a Step Functions execution state by state (from its history) with a live rich table.
+
+On a terminal the table is redrawn several times a second: finished states with their time, the running state with
+a spinner and its elapsed time (plan and apply take minutes on AWS). Elsewhere (a pipe, a log file) nothing is redrawn
+and the final table is printed once.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.spinner import Spinner
 from rich.table import Table
+from rich.text import Text
+
+from wandb_deployer.runs.steps import StepTiming, step_timings
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-@dataclass
-class StateStep:
-    name: str
-    entered: datetime
-    exited: datetime | None = None
-    failed: str | None = None
-
-    @property
-    def seconds(self) -> float | None:
-        return (self.exited - self.entered).total_seconds() if self.exited else None
+_FAILURES = ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted")
+RUNNING_LABEL = {
+    "Plan": "terraform plan",
+    "Drift plan": "terraform plan -refresh-only",
+    "Apply": "terraform apply",
+    "Wait for approval": "waiting for a human (wbd approve)",
+    "Settle": "letting changes settle",
+    "Check health": "checking health",
+    "Wait before next health check": "waiting to check health again",
+}
 
 
 @dataclass
@@ -33,47 +40,54 @@ class ExecutionProgress:
 
     execution_arn: str
     status: str = "RUNNING"
-    steps: list[StateStep] = field(default_factory=list)
+    steps: list[StepTiming] = field(default_factory=list)
     transitions: int = 0
     error: str | None = None
     cause: str | None = None
+    started: datetime | None = None
 
     @classmethod
     def from_history(cls, execution_arn: str, status: str, events: list[dict[str, Any]]) -> ExecutionProgress:
-        progress = cls(execution_arn=execution_arn, status=status)
-        open_steps: dict[str, StateStep] = {}
+        progress = cls(execution_arn=execution_arn, status=status, steps=step_timings(events))
+        progress.transitions = sum(1 for event in events if str(event["type"]).endswith("StateEntered"))
+        progress.started = events[0]["timestamp"] if events else None
         for event in events:
-            kind = event["type"]
-            moment = event["timestamp"]
-            if kind.endswith("StateEntered"):
-                name = event["stateEnteredEventDetails"]["name"]
-                step = StateStep(name=name, entered=moment)
-                open_steps[name] = step
-                progress.steps.append(step)
-                progress.transitions += 1
-            elif kind.endswith("StateExited"):
-                name = event["stateExitedEventDetails"]["name"]
-                if name in open_steps:
-                    open_steps.pop(name).exited = moment
-            elif kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+            if event["type"] in _FAILURES:
                 details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
                 progress.error = details.get("error")
                 progress.cause = details.get("cause")
-                if progress.steps and progress.steps[-1].exited is None:
-                    progress.steps[-1].failed = progress.error
         return progress
 
-    def table(self, title: str) -> Table:
-        table = Table(title=title, caption=f"{self.status} - {self.transitions} state transitions")
+    def elapsed(self, now: datetime | None = None) -> float | None:
+        if self.started is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.started).total_seconds()
+
+    def table(self, title: str, now: datetime | None = None) -> RenderableType:
+        """The states so far; the running one with a spinner and its elapsed time. The status line sits below the
+        table as a line of its own (a caption would wrap into the next output line)."""
+        moment = now or datetime.now(UTC)
+        table = Table(title=title, title_justify="left")
         table.add_column("#", justify="right")
-        table.add_column("state")
-        table.add_column("seconds", justify="right")
-        table.add_column("")
+        table.add_column("state", no_wrap=True)
+        table.add_column("seconds", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
         for number, step in enumerate(self.steps, start=1):
-            mark = "[red]x " + (step.failed or "") if step.failed else ("[green]ok" if step.exited else "[yellow]...")
-            seconds = f"{step.seconds:.2f}" if step.seconds is not None else ""
-            table.add_row(str(number), step.name, seconds, mark)
-        return table
+            seconds = step.seconds
+            if step.running_since is not None and self.status == "RUNNING":
+                seconds += (moment - step.running_since).total_seconds()
+                note: RenderableType = Spinner("dots", text=Text(RUNNING_LABEL.get(step.name, "running"), "yellow"))
+            elif step.error:
+                note = Text(f"x {step.error}", style="red")
+            else:
+                note = Text("ok", style="green") if not step.running else Text("stopped", style="red")
+            runs = f" x{step.entries}" if step.entries > 1 else ""
+            table.add_row(str(number), step.name + runs, f"{seconds:.1f}", note)
+        elapsed = self.elapsed(moment)
+        when = f" after {elapsed:.1f} s" if elapsed is not None else ""
+        style = {"SUCCEEDED": "green", "RUNNING": "cyan"}.get(self.status, "red")
+        status = Text(f"{self.status}{when} - {self.transitions} state transitions", style=style)
+        return Group(table, status)
 
 
 def follow_execution(
@@ -84,18 +98,32 @@ def follow_execution(
     console: Console,
     title: str,
     timeout: float = 600.0,
+    poll_seconds: float = 0.25,
     on_poll: Callable[[ExecutionProgress], None] | None = None,
 ) -> ExecutionProgress:
     """Poll the execution until it ends, redrawing its states; returns the final progress."""
     deadline = time.monotonic() + timeout
-    progress = ExecutionProgress(execution_arn=execution_arn)
-    with Live(progress.table(title), console=console, refresh_per_second=8, transient=False) as live:
-        while True:
-            status = describe(execution_arn)["status"]
-            progress = ExecutionProgress.from_history(execution_arn, status, history(execution_arn))
-            live.update(progress.table(title))
-            if on_poll is not None:
-                on_poll(progress)
-            if status in TERMINAL or time.monotonic() > deadline:
-                return progress
-            time.sleep(0.2)
+    latest = [ExecutionProgress(execution_arn=execution_arn)]
+    # The live display redraws from `latest` on its own clock (spinner, elapsed seconds) between polls.
+    # stdout is not redirected: in the sandbox it is the router that sends each handler's output to its log file.
+    live = Live(
+        console=console,
+        refresh_per_second=8,
+        get_renderable=lambda: latest[0].table(title),
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    try:
+        with live:
+            while True:
+                status = describe(execution_arn)["status"]
+                progress = ExecutionProgress.from_history(execution_arn, status, history(execution_arn))
+                latest[0] = progress
+                if on_poll is not None:
+                    on_poll(progress)
+                if status in TERMINAL or time.monotonic() > deadline:
+                    return progress
+                time.sleep(poll_seconds)
+    finally:
+        if not console.is_terminal:
+            console.line()  # rich ends the final drawing with a newline only on a terminal

@@ -27,6 +27,18 @@ class FunctionLogRouter(io.TextIOBase):
     def writable(self) -> bool:
         return True
 
+    # The CLI's own output still goes to the real stdout: report its terminal (rich animates its live display only on
+    # a terminal), its descriptor and its encoding.
+    def isatty(self) -> bool:
+        return self.real.isatty()
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self.real, "encoding", None) or "utf-8")
+
     def write(self, text: str) -> int:
         target: TextIO | None = getattr(self._local, "target", None)
         if target is None:
