@@ -104,7 +104,8 @@ def test_writes_to_two_deployments_run_in_parallel(deployer: SandboxDriver) -> N
         for b_start, b_end in by_deployment[beta]
     ), "the two deployments' runs did not overlap"
     for deployment in (alpha, beta):
-        assert deployer.runs(deployment)[0].outcome == "succeeded"
+        latest = deployer.runs(deployment)[0]
+        assert latest.outcome == "succeeded", (latest.error, latest.reason)
         assert deployer.status(deployment).lock is None
 
 

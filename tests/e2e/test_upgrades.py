@@ -57,7 +57,7 @@ def test_upgrade_event_lands_in_ssm_and_deploys_and_unsafe_requests_are_rejected
     assert accepted["detail"]["changes"] == [{"name": "infra/eks_cluster_version", "value": "1.34", "previous": "1.33"}]
     assert versions(deployment) == ("8.0.0", "1.34")
     run = deployer.runs(deployment)[0]
-    assert (run.execution_arn, run.trigger, run.outcome) == (upgrade_run, "parameter-change", "succeeded")
+    assert (run.execution_arn, run.trigger, run.outcome) == (upgrade_run, "upgrade", "succeeded")
     config = load_deployment_config(deployment, prefix=PREFIX, ssm=client("ssm"))
     applied = deployer.status(deployment).applied
     assert applied is not None and applied.fingerprint == desired_fingerprint(config)

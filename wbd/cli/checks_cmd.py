@@ -167,28 +167,29 @@ def _drift_failure(execution_arn: str) -> str:
 
 
 def _drift_view(deployment: str, result: dict[str, Any], summary: dict[str, Any]) -> Group:
+    """`no drift`, or each drifted resource and each finding on lines of their own, with its fix (addresses are long:
+    a table column would break them)."""
     drift = result.get("drift", {}).get("value", {})
     if not drift.get("drifted"):
         return Group(Text(f"{deployment}: no drift (Terraform state, S3 -> SQS wiring and health match)", "green"))
-    table = Table(title=f"drift of {deployment} ({drift.get('transition')})", title_justify="left")
-    table.add_column("kind", no_wrap=True)
-    table.add_column("code / resource", overflow="fold")
-    table.add_column("what", overflow="fold")
-    table.add_column("fix", overflow="fold")
-    for change in summary.get("resource_changes") or [{"address": a} for a in summary.get("resources") or []]:
+    resources = summary.get("resource_changes") or [{"address": a} for a in summary.get("resources") or []]
+    findings = summary.get("finding_details") or [{"code": code} for code in summary.get("findings") or []]
+    lines: list[Any] = [
+        Text(
+            f"drift of {deployment} ({drift.get('transition')}): {len(resources)} resource(s) changed outside "
+            f"Terraform, {len(findings)} finding(s)",
+            style="bold red",
+        )
+    ]
+    for change in resources:
         actions = "/".join(change.get("actions") or []) or "changed"
-        table.add_row(
-            "resource", str(change.get("address")), f"changed outside Terraform ({actions})", RESOURCE_DRIFT_FIX
-        )
-    details = summary.get("finding_details") or [{"code": code} for code in summary.get("findings") or []]
-    for finding in details:
-        table.add_row(
-            str(finding.get("severity", "finding")),
-            str(finding.get("code")),
-            finding.get("message", ""),
-            finding.get("fix_hint", ""),
-        )
-    lines: list[Any] = [table]
+        lines.append(Text(f"  resource {change.get('address')} ({actions})", style="red"))
+        lines.append(Text(f"      fix: {RESOURCE_DRIFT_FIX}", style="dim"))
+    for finding in findings:
+        message = f": {finding['message']}" if finding.get("message") else ""
+        lines.append(Text(f"  {finding.get('severity', 'finding')} {finding.get('code')}{message}", style="red"))
+        if finding.get("fix_hint"):
+            lines.append(Text(f"      fix: {finding['fix_hint']}", style="dim"))
     remediation = result.get("remediation")
     if remediation:
         lines.append(Text(f"remediation run started: {remediation.get('execution_arn', '').rsplit(':', 1)[-1]}"))

@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 import typer
+from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.text import Text
 
@@ -141,12 +142,26 @@ def reject(
     out.print(f"rejected plan {pending.plan_sha256} of {deployment}: nothing is applied")
 
 
-def _newest_execution(deployment: str) -> str | None:
+def _newest_execution(deployment: str, wait: float = 15.0) -> str | None:
+    """The run holding the lock (the trigger reserves it a moment before the execution exists), else the newest run."""
     table, dynamodb = _table_and_dynamodb()
-    status_now = deployment_status(deployment=deployment, table=table, dynamodb=dynamodb)
-    if status_now.lock is not None:
+    sfn = current().client("stepfunctions")
+    deadline = time.monotonic() + wait
+    while True:
+        status_now = deployment_status(deployment=deployment, table=table, dynamodb=dynamodb)
+        newest = status_now.last_run.execution_arn if status_now.last_run else None
+        if status_now.lock is None:
+            return newest
+        try:
+            sfn.describe_execution(executionArn=status_now.lock.owner)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                raise
+            if time.monotonic() > deadline:
+                return newest
+            time.sleep(0.5)
+            continue
         return status_now.lock.owner
-    return status_now.last_run.execution_arn if status_now.last_run else None
 
 
 def watch(
