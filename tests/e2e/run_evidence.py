@@ -104,8 +104,8 @@ def _readable(key: str, body: bytes) -> list[tuple[str, bytes]]:
 
 
 def license_leaks(deployer: SandboxDriver, license_value: str, notifications: NotificationCapture | None) -> list[str]:
-    """Where the license appears: execution histories, run history, function and build logs, artifacts (except the
-    saved plan), notifications. Returns the places (never the value); empty when it appears nowhere."""
+    """Where the license appears: execution histories, run history and every item of the deployments table, function
+    and build logs, artifacts (except the saved plan), notifications. Returns the places (never the value); empty when it appears nowhere."""
     markers = license_markers(license_value)
 
     def leaks(text: str) -> bool:
@@ -124,6 +124,13 @@ def license_leaks(deployer: SandboxDriver, license_value: str, notifications: No
         records = [run.model_dump(mode="json") for run in deployer.runs(deployment)]
         if leaks(json.dumps(records) + deployer.status(deployment).model_dump_json()):
             found.append(f"run history of {deployment}")
+    table_items = [
+        item
+        for page in client("dynamodb").get_paginator("scan").paginate(TableName=deployer.table)
+        for item in page.get("Items", [])
+    ]
+    if leaks(json.dumps(table_items)):  # config snapshots, write notes, upgrade answers, approvals, drift
+        found.append("deployments table")
     if leaks(deployer.sandbox.all_logs()):
         found.append("function or build logs")
     for key, body in deployer.artifacts().items():

@@ -65,7 +65,12 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] in (key_arn, key_arn.rsplit("/", 1)[-1])
 
-    # Control: the scan does see a license where it should not be (an artifact, a zipped workspace file, a message).
+    # Control: the scan does see a license where it should not be (a table item, an artifact, a zipped workspace file,
+    # a message).
+    client("dynamodb").put_item(
+        TableName=deployer.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": "LEAK"}, "note": {"S": license_value}},
+    )
     bundle = io.BytesIO()
     with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("terraform.tfvars.json", json.dumps({"license": license_value}))
@@ -75,6 +80,7 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
     client("sns").publish(TopicArn=str(deployer.sandbox.physical("NotificationsTopic")), Message=control)
     assert notifications.wait_for_text(license_value)
     assert license_leaks(deployer, license_value, notifications) == [
+        "deployments table",
         "artifact runs/control/leak.txt",
         "artifact runs/control/workspace.zip!terraform.tfvars.json",
         "notifications",

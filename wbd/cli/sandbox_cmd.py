@@ -59,9 +59,9 @@ def up(repo: RepoOption = Path(), time_scale: TimeScaleOption = 100.0) -> None:
         out.print("# the sandbox is up; in another shell:")
         out.print(shell_exports(sandbox), markup=False)
         out.print(f"# W&B stand-in: {driver.standin.url}", markup=False)
-        out.print(
-            f"# handler logs (one file per function, as CloudWatch Logs): {sandbox.work_dir / 'logs'}", markup=False
-        )
+        logs = sandbox.work_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)  # each function's file appears with its first invocation
+        out.print(f"# handler logs (one file per function, as CloudWatch Logs): {logs}", markup=False)
         out.print(f"# build logs and workspaces: {sandbox.work_dir}", markup=False)
         out.print("# then try:", markup=False)
         for line in (

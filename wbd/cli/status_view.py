@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -48,8 +48,6 @@ class ActiveRun(BaseModel):
 
 class StatusReport(BaseModel):
     """What `wbd status` shows (and prints with --json)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     deployment: str
     in_sync: bool | None = None  # None: nothing applied yet, or the applied config is unknown

@@ -43,6 +43,14 @@ def downgrade_allowed(config: DeploymentConfig, applied: AppliedState | None) ->
     return bool(token) and (applied is None or applied.allow_downgrade != token)
 
 
+def _changes_since(applied: AppliedState | None, has_snapshot: bool) -> str:
+    if applied is None:
+        return "nothing applied yet"
+    if not has_snapshot:
+        return "unknown (the last apply predates config snapshots)"
+    return applied.execution_arn.rsplit(":", 1)[-1]
+
+
 def _compare_with_applied(
     request: LoadConfigInput, config: DeploymentConfig, values: dict[str, str], settings: Settings, dynamodb: Any
 ) -> None:
@@ -62,17 +70,10 @@ def _compare_with_applied(
         else []
     )
     if request.execution_arn is not None:
-        changes = config_changes(baseline.values if baseline else None, values)
-        details: dict[str, object] = {
-            "changes": [change.model_dump() for change in changes],
-            "changes_since": (
-                "nothing applied yet"
-                if applied is None
-                else applied.execution_arn.rsplit(":", 1)[-1]
-                if baseline is not None
-                else "unknown (the last apply predates config snapshots)"
-            ),
-        }
+        details: dict[str, object] = {"changes_since": _changes_since(applied, baseline is not None)}
+        if applied is None or baseline is not None:  # against nothing, every parameter is new
+            changes = config_changes(baseline.values if baseline else None, values)
+            details["changes"] = [change.model_dump() for change in changes]
         if allowed:
             details["allow_downgrade"] = True
         if reasons:
