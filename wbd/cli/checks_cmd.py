@@ -332,9 +332,7 @@ def upgrade(
         return None
     answer = _await_answer(deployment, request_id, timeout)
     if not answer.accepted:
-        lines = [f"Rejected: the upgrade of {deployment} changes nothing"] + [
-            f"  {reason}" for reason in answer.reasons
-        ]
+        lines = [f"Rejected: nothing written for {deployment}:"] + [f"  {reason}" for reason in answer.reasons]
         return Outcome(
             data=answer, show=lambda console: console.print("\n".join(lines), markup=False), code=ExitCode.NEGATIVE
         )

@@ -77,13 +77,15 @@ def runs_table(deployment: str, records: Sequence[RunRecord]) -> Table:
     return table
 
 
-def changes_table(changes: Sequence[Mapping[str, Any]], *, title: str) -> Group:
+def changes_table(
+    changes: Sequence[Mapping[str, Any]], *, title: str, columns: tuple[str, str] = ("before", "after")
+) -> Group:
     """`<section>/<key>: before -> after` (secrets already masked), under its title (a line of its own: a table's
     title would wrap to the width of a narrow table)."""
     table = Table(show_edge=False)
     table.add_column("parameter", no_wrap=True)
-    table.add_column("before", overflow="fold")
-    table.add_column("after", overflow="fold")
+    table.add_column(columns[0], overflow="fold")
+    table.add_column(columns[1], overflow="fold")
     for change in list(changes)[:CHANGES_SHOWN]:
         before, after = change.get("before"), change.get("after")
         table.add_row(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -28,6 +31,24 @@ def _repo(path: Path) -> Path:
     if not (path / "template.yaml").is_file():
         raise CliError(f"{path} has no template.yaml: run in the wandb-deployer checkout or pass --repo")
     return path.resolve()
+
+
+@contextmanager
+def emulator_log(path: Path) -> Iterator[None]:
+    """The emulator's own log lines (moto reports every failed execution at ERROR) go to `path`, not the terminal,
+    as the handlers' output goes to their log files."""
+    moto = logging.getLogger("moto")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    previous = moto.propagate
+    moto.addHandler(handler)
+    moto.propagate = False
+    try:
+        yield
+    finally:
+        moto.removeHandler(handler)
+        moto.propagate = previous
+        handler.close()
 
 
 @command(app, aws=False)
@@ -56,11 +77,11 @@ def up(repo: RepoOption = Path(), time_scale: TimeScaleOption = 100.0) -> None:
         signal.signal(signum, request_stop)
     with running_deployer(_repo(repo), time_scale=time_scale) as driver:
         sandbox = driver.sandbox
+        logs = sandbox.work_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)  # each function's file appears with its first invocation
         out.print("# the sandbox is up; in another shell:")
         out.print(shell_exports(sandbox), markup=False)
         out.print(f"# W&B stand-in: {driver.standin.url}", markup=False)
-        logs = sandbox.work_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)  # each function's file appears with its first invocation
         out.print(f"# handler logs (one file per function, as CloudWatch Logs): {logs}", markup=False)
         out.print(f"# build logs and workspaces: {sandbox.work_dir}", markup=False)
         out.print("# then try:", markup=False)
@@ -72,5 +93,6 @@ def up(repo: RepoOption = Path(), time_scale: TimeScaleOption = 100.0) -> None:
         ):
             out.print(f"#   {line}", markup=False)
         out.print("# Ctrl-C stops the sandbox", markup=False)
-        while not stop.wait(timeout=0.5):
-            continue
+        with emulator_log(logs / "emulator.log"):
+            while not stop.wait(timeout=0.5):
+                continue

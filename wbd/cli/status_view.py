@@ -178,7 +178,7 @@ def _desired_rows(report: StatusReport, table: Table, parts: list[RenderableType
         changes = [change.model_dump() for change in report.differences]
         summary = f"differs from what was applied ({report.applied_by}): {change_phrase(changes, limit=4)}"
         table.add_row("desired", Text(summary, style="yellow"))
-        parts.append(changes_table(changes, title="desired (SSM) vs applied"))
+        parts.append(changes_table(changes, title="what differs", columns=("applied", "desired (SSM)")))
     else:
         table.add_row("desired", "nothing applied yet" if report.applied_by is None else "applied config unknown")
 
