@@ -105,7 +105,8 @@ def _readable(key: str, body: bytes) -> list[tuple[str, bytes]]:
 
 def license_leaks(deployer: SandboxDriver, license_value: str, notifications: NotificationCapture | None) -> list[str]:
     """Where the license appears: execution histories, run history and every item of the deployments table, function
-    and build logs, artifacts (except the saved plan), notifications. Returns the places (never the value); empty when it appears nowhere."""
+    and build logs, artifacts (except the saved plan), notifications. Returns the places (never the value); empty
+    when it appears nowhere."""
     markers = license_markers(license_value)
 
     def leaks(text: str) -> bool:

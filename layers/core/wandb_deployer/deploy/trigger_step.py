@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from wandb_deployer.aws_clients import client
-from wandb_deployer.config.parameters import parse_parameter_name
+from wandb_deployer.config.parameters import SECRET_KEYS, parse_parameter_name
 from wandb_deployer.deploy.paths import parameter_name
 from wandb_deployer.errors import InvalidDeploymentNameError
 from wandb_deployer.events import ParameterStoreChangeEvent
@@ -109,7 +109,8 @@ def on_parameter_change(event: ParameterStoreChangeEvent, settings: Settings, *,
     source = change_source(
         deployment=parsed.deployment,
         parameter_name=change.name,
-        version=_current_version(change.name, client("ssm")),
+        # The function's role may not read the license or the API key, not even encrypted: their writes are changes.
+        version=None if (parsed.section, parsed.key) in SECRET_KEYS else _current_version(change.name, client("ssm")),
         table=settings.deployments_table,
         dynamodb=dynamodb,
     )
