@@ -94,7 +94,9 @@ def verification_text(details: Mapping[str, Any]) -> Text:
     if not wiring and not health:
         return Text("not verified (nothing applied)", style="dim")
     parts = []
-    if wiring:
+    if wiring and not wiring.get("expects_queue"):
+        parts.append("W&B's internal queue (no S3 -> SQS wiring to check)")
+    elif wiring:
         verdict = "passed" if wiring.get("passed") else "FAILED"
         checked = len(wiring.get("checked") or [])
         codes = [f["code"] for f in wiring.get("findings") or [] if f.get("severity") != "info"]

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import OPERATOR_EXAMPLE
+from tests.e2e.conftest import MODULE_QUEUE, OPERATOR_EXAMPLE
 from tests.e2e.test_drift import delete_notification, file_storage_bucket
+from wbd.cli.run_views import counts_text
 from wbd.sandbox_driver import SandboxDriver, demo_license
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +49,7 @@ def wbd(deployer: SandboxDriver, *args: str) -> Ran:
 
 
 def test_drift_failures_and_a_run_followed_live(deployer: SandboxDriver) -> None:
-    deployment = deployer.push(OPERATOR_EXAMPLE)
+    deployment = deployer.push(OPERATOR_EXAMPLE, infra=MODULE_QUEUE)  # with the module's queue: wiring to drift
     deployer.wait_until_idle()
 
     # `wbd drift` says there is none, and exits 0;
@@ -102,7 +103,8 @@ def test_approval_upgrades_and_the_guards_for_every_source_of_change(deployer: S
 
     # `wbd status` shows the plan and the parameters behind it, and `wbd approve` shows what it approves.
     status = wbd(deployer, "status", deployment)
-    assert f"plan {pending.plan_sha256}: 9 to create" in status.stdout
+    planned = counts_text(pending.counts.model_dump())
+    assert f"plan {pending.plan_sha256}: {planned}" in status.stdout
     assert "parameters changed for this plan" in status.stdout and "infra/namespace" in status.stdout
     assert f"approve with: wbd approve {deployment} --plan {pending.plan_sha256}" in status.stdout
     running = pending.execution_arn.rsplit(":", 1)[-1]
@@ -110,7 +112,7 @@ def test_approval_upgrades_and_the_guards_for_every_source_of_change(deployer: S
     approved = wbd(deployer, "approve", deployment, "--plan", pending.plan_sha256)
     assert approved.exit_code == 0, approved.output
     assert f"approving plan {pending.plan_sha256} of demo" in approved.stdout
-    assert "because these parameters changed" in approved.stdout and "9 to create" in approved.stdout
+    assert "because these parameters changed" in approved.stdout and planned in approved.stdout
     deployer.wait_until_idle()
     first = wbd(deployer, "runs", deployment, "latest")
     assert first.exit_code == 0, first.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from wandb_deployer.aws_clients import client
+from wandb_deployer.errors import AwsRequestFailedError
 from wandb_deployer.runs import iso, utc_now
 from wandb_deployer.runs.details import (
     failure_reason,
@@ -73,7 +74,10 @@ def _end_details(request: RecordRunInput, outcome: RunOutcome, settings: Setting
     verification = verification_details(context, bucket=settings.artifacts_bucket, s3=s3)
     if verification:
         details["verification"] = verification
-    details["steps"] = step_details(request.execution_arn, sfn=client("stepfunctions"))
+    try:
+        details["steps"] = step_details(request.execution_arn, sfn=client("stepfunctions"))
+    except AwsRequestFailedError as exc:  # the history cannot be read (access, no such execution): the record stays
+        details["steps_unavailable"] = str(exc)
     return details
 
 
