@@ -127,7 +127,9 @@ def summary_table(records: list[RunRecord], driver: SandboxDriver, deployment: s
         table.add_row("  changed in SSM", what_changed(details))
         sha = plan.get("plan_sha256") or details.get("plan_sha256")
         counts = plan.get("counts") or details.get("counts")
-        table.add_row("  plan", f"{counts_text(counts)} (sha256 {sha})" if sha else "no plan")
+        table.add_row("  plan", counts_text(counts) if sha else "no plan")
+        if sha:
+            table.add_row("  plan sha256", sha)
         table.add_row("  approval", approval_text(details))
         table.add_row("  verified", verification_text(details))
         if record.reason:
