@@ -100,6 +100,8 @@ def test_new_drift_is_told_with_what_drifted_and_what_broke(deployer: Deployer) 
         "resources": [NOTIFICATION, POLICY],
         "findings": ["NOTIFICATION_MISSING", "HEALTH_READY"],
         "execution_arn": EXECUTION,
+        "resource_changes": drift,
+        "finding_details": [BROKEN.model_dump(), UNHEALTHY.model_dump()],
     }
 
 
@@ -246,13 +248,21 @@ def test_a_name_outside_the_layout_changes_nothing(deployer: Deployer, name: str
 def test_a_pause_that_cannot_be_read_fails_the_trigger_and_starts_nothing(
     deployer: Deployer, code: str, error: type[Exception]
 ) -> None:
-    fail_call(client("ssm"), "GetParameter", code)
+    fail_call(client("ssm"), "GetParameter", code, when=lambda params: params["Name"].endswith("/deployer/paused"))
 
     with pytest.raises(error, match="deployer/paused"):
         change(deployer.settings)
 
     assert deployer.executions() == []
     assert read_desired(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb).generation == 1
+
+
+def test_a_version_that_cannot_be_read_names_the_run_a_parameter_change_and_starts_it(deployer: Deployer) -> None:
+    fail_call(client("ssm"), "GetParameter", "ThrottlingException", when=lambda params: params["Name"] == SIZE)
+
+    arn = change(deployer.settings)
+
+    assert arn is not None and arn.rsplit(":", 1)[-1].startswith("prod-parameter-change-")
 
 
 def test_a_start_that_fails_releases_the_reservation(deployer: Deployer) -> None:

@@ -68,14 +68,27 @@ def test_the_gate_binds_the_token_to_the_plan_records_and_asks_a_human(deployer:
     assert pending.expires_at - int(datetime.now(UTC).timestamp()) in range(590, 601)
     [run] = list_runs(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb)
     assert (run.execution_arn, run.outcome) == (me, "approval-needed")
-    assert run.details == {"plan_sha256": SHA, "counts": {"create": 0, "update": 1, "delete": 0, "replace": 1}}
+    counts = {"create": 0, "update": 1, "delete": 0, "replace": 1}
+    assert run.details == {
+        "plan_sha256": SHA,
+        "counts": counts,
+        # the gate as `wbd runs` / `wbd status` show it: until when it waits (then the run is timed-out)
+        "gate": {
+            "plan_sha256": SHA,
+            "requested_at": pending.requested_at,
+            "deadline": pending.deadline,
+            "counts": counts,
+            "destructive": DESTRUCTIVE,
+        },
+    }
     [notice] = notices(sns)
     expected_detail = {
         "execution_arn": me,
         "plan_sha256": SHA,
-        "counts": {"create": 0, "update": 1, "delete": 0, "replace": 1},
+        "counts": counts,
         "destructive": DESTRUCTIVE,
         "summary": f"s3://{ARTIFACTS}/runs/prod/run/plan-summary.json",
+        "deadline": pending.deadline,
         "approve_with": f"wbd approve prod --plan {SHA}",
     }
     assert (notice["event"], notice["deployment"], notice["detail"]) == ("Approval Needed", "prod", expected_detail)
@@ -208,7 +221,11 @@ def test_each_outcome_is_recorded_and_told_under_its_own_name(deployer: Deployer
         "terraform apply failed",
         "2026-05-01T12:00:00.000000Z",
     )
-    assert run.details == {"plan_sha256": SHA, "counts": {"create": 2, "update": 0, "delete": 0, "replace": 0}}
+    details = dict(run.details)
+    steps = details.pop("steps", None)  # the execution's steps, timed at the end of a run
+    assert details == {"plan_sha256": SHA, "counts": {"create": 2, "update": 0, "delete": 0, "replace": 0}}
+    assert (steps is not None) is (outcome != "started")
+    assert run.reason == "terraform apply failed"
     [notice] = notices(sns)
     assert (notice["event"], notice["deployment"]) == (event, "prod")
     assert notice["detail"] == {
@@ -217,6 +234,7 @@ def test_each_outcome_is_recorded_and_told_under_its_own_name(deployer: Deployer
         "trigger": "parameter-change",
         "fingerprint": "f1",
         "error": "BuildFailedError",
+        "reason": "terraform apply failed",
         "cause": "terraform apply failed",
         "plan_sha256": SHA,
         "counts": {"create": 2, "update": 0, "delete": 0, "replace": 0},
@@ -231,7 +249,7 @@ def test_an_outcome_without_counts_records_no_plan_details(deployer: Deployer) -
     record_and_notify(RecordRunInput(deployment="prod", execution_arn=me, outcome="failed"), deployer.settings)
 
     [run] = list_runs(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb)
-    assert run.details == {} and run.trigger == "manual"
+    assert set(run.details) == {"steps"} and run.trigger == "manual"
     [notice] = notices(sns)
     assert notice["detail"]["counts"] is None and notice["detail"]["plan_sha256"] is None
 

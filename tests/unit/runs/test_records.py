@@ -253,7 +253,7 @@ def test_status_reads_fail_loudly(dynamodb) -> None:
 
 def test_a_desired_change_records_the_parameter_and_time(dynamodb) -> None:
     record_desired_change(
-        deployment="prod", parameter_name="/p/prod/infra/size", table=TABLE, dynamodb=dynamodb, now=T0
+        deployment="prod", parameter_name="/p/prod/infra/size", table=TABLE, dynamodb=dynamodb, now=T0, source="push"
     )
     desired = read_desired(deployment="prod", table=TABLE, dynamodb=dynamodb)
     assert desired.model_dump() == {
@@ -263,6 +263,7 @@ def test_a_desired_change_records_the_parameter_and_time(dynamodb) -> None:
         "parameter_version": None,
         "pending": True,
         "paused_at": None,
+        "source": "push",
     }
 
 

@@ -72,13 +72,15 @@ def _is_paused(deployment: str, prefix: str, ssm: Any) -> bool:
 
 
 def _current_version(name: str, ssm: Any) -> int | None:
-    """The parameter's version now (its value is not decrypted); None once it is deleted."""
+    """The parameter's version now (its value is not decrypted); None once it is deleted, or when it cannot be read:
+    the version only names the run's trigger, and a change must start its run whatever its name."""
     try:
         return int(ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Version"])
     except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ParameterNotFound":
-            return None
-        raise aws_failure(exc, operation="GetParameter changed parameter") from exc
+        code = exc.response["Error"]["Code"]
+        if code != "ParameterNotFound":
+            logger.warning("changed parameter's version unreadable; trigger parameter-change", code=code)
+        return None
 
 
 def on_parameter_change(event: ParameterStoreChangeEvent, settings: Settings, *, function_arn: str) -> TriggerOutcome:
