@@ -314,3 +314,15 @@ def list_deployments(*, prefix: str, ssm: Any) -> list[str]:
         except InvalidDeploymentNameError:
             continue
     return sorted(found)
+
+
+def deployment_paused(deployment: str, *, prefix: str, ssm: Any) -> bool:
+    """`deployer/paused` is `true`: nothing starts a run for the deployment (a missing parameter is not paused)."""
+    name = f"{_prefix(prefix)}/{deployment}/deployer/paused"
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return False
+        raise _aws_error(exc, "GetParameter deployer/paused") from exc
+    return str(value).strip().lower() == "true"

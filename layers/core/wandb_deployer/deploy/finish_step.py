@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from wandb_deployer.aws_clients import client
+from wandb_deployer.config.parameters import deployment_paused
 from wandb_deployer.errors import DeployerError
 from wandb_deployer.runs import aws_failure
 from wandb_deployer.runs.approval import withdraw_pending_approval
@@ -62,6 +63,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             generation=loaded.desired_generation,
             wandb_generation=loaded.generation,
             allow_downgrade=loaded.allow_downgrade,
+            approval=loaded.approval,
         )
     if request.outcome in ("failed", "rejected"):
         withdraw_pending_approval(
@@ -77,6 +79,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
     if loaded is not None and desired_moved(
         deployment=request.deployment, applied_generation=loaded.desired_generation, table=table, dynamodb=dynamodb
     ):
+        # A pause holds for reruns too: the change stays pending until the deployment is resumed.
         next_arn = start_run_unless_running(
             deployment=request.deployment,
             trigger="rerun",
@@ -84,6 +87,7 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
             sfn=client("stepfunctions"),
             dynamodb=dynamodb,
             table=table,
+            paused=deployment_paused(request.deployment, prefix=settings.parameter_prefix, ssm=client("ssm")),
         )
         logger.info("desired state moved during the run", next_execution=next_arn)
     return FinishRunResult(deployment=request.deployment, released=released, next_execution_arn=next_arn)

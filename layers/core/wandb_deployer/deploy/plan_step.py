@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 from wandb_deployer.aws_clients import client
-from wandb_deployer.config.model import Generation
+from wandb_deployer.config.model import ApprovalPolicy, Generation
 from wandb_deployer.errors import DestructiveRemediationRefusedError
 from wandb_deployer.plan.summary import summarise_plan
 from wandb_deployer.runs.desired import AppliedState, read_applied
@@ -13,6 +13,20 @@ from wandb_deployer.settings import Settings
 from wandb_deployer.states import PlanSummary, PlanSummaryInput
 
 logger = Logger(child=True)
+
+_STRICTNESS: dict[ApprovalPolicy, int] = {"never": 0, "destructive": 1, "always": 2}
+
+
+def effective_approval(desired: ApprovalPolicy, applied: AppliedState | None) -> ApprovalPolicy:
+    """The stricter of the policy this run loaded and the one the last successful run applied under.
+
+    A change that relaxes the policy cannot relax it for itself: `approval: never` written together with a
+    destructive change in one settle window still stops at the gate. The relaxed policy holds from the run after the
+    one that applied it (a run without Terraform changes applies it too).
+    """
+    if applied is None or applied.approval is None:
+        return desired
+    return max(desired, applied.approval, key=_STRICTNESS.__getitem__)
 
 
 def migrating_from(applied: AppliedState | None, desired: Generation) -> Generation | None:
@@ -34,14 +48,17 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
     module to the operator and replaces resources that hold data, so it always stops at the gate, whatever the
     policy, `never` included: the migration is applied only once a human approved that exact plan.
     """
+    applied = read_applied(deployment=request.deployment, table=settings.deployments_table, dynamodb=client("dynamodb"))
+    approval = effective_approval(request.approval, applied)
+    if approval != request.approval:
+        logger.info("the applied approval policy is stricter and holds for this run", approval=approval)
     summary = summarise_plan(
         bucket=settings.artifacts_bucket,
         run_prefix=request.run_prefix,
-        approval=request.approval,
+        approval=approval,
         s3=client("s3"),
         kms_key_arn=settings.kms_key_arn,
     )
-    applied = read_applied(deployment=request.deployment, table=settings.deployments_table, dynamodb=client("dynamodb"))
     source = migrating_from(applied, request.generation)
     migration = source is not None and summary.has_changes
     if migration:

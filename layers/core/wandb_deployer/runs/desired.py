@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from wandb_deployer.config.model import Generation
+from wandb_deployer.config.model import ApprovalPolicy, Generation
 from wandb_deployer.errors import DeploymentLockedError
 from wandb_deployer.runs import (
     aws_failure,
@@ -74,6 +74,7 @@ class AppliedState(BaseModel):
     generation: int | None = None
     wandb_generation: Generation | None = None
     allow_downgrade: str | None = None  # the deployer/allow_downgrade token this apply consumed
+    approval: ApprovalPolicy | None = None  # the approval policy of the applied config (None: recorded before it was)
 
 
 def record_desired_change(
@@ -144,10 +145,11 @@ def mark_applied(
     generation: int | None = None,
     wandb_generation: Generation | None = None,
     allow_downgrade: str | None = None,
+    approval: ApprovalPolicy | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Record what a run applied (the W&B generation, the allow_downgrade token it consumed); when its snapshot
-    `generation` is still the desired one, clear `pending`."""
+    """Record what a run applied (the W&B generation, the allow_downgrade token it consumed, the approval policy it
+    applied too); when its snapshot `generation` is still the desired one, clear `pending`."""
     values: dict[str, object] = {
         "fingerprint": fingerprint,
         "execution_arn": execution_arn,
@@ -155,6 +157,7 @@ def mark_applied(
         "generation": generation,
         "wandb_generation": wandb_generation,
         "allow_downgrade": allow_downgrade,
+        "approval": approval,
     }
     try:
         dynamodb.put_item(TableName=table, Item={**item_key(deployment, APPLIED_SK), **to_item(values)})
