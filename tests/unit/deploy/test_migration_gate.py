@@ -33,7 +33,8 @@ SHA = "cd" * 32
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:wandb-deployer-deploy:prod-1"
 SETTINGS = Settings(artifacts_bucket=BUCKET, state_bucket="wbd-state-test", deployments_table=TABLE)
 
-# A migration plan: the app module's release goes, the operator's comes; the bucket is only updated.
+# A migration plan: the app module's release goes (destructive: W&B itself), the operator's comes; the bucket is only
+# updated.
 MIGRATION_CHANGES = [
     resource_change("module.wandb_app.helm_release.wandb", "helm_release", ["delete"]),
     resource_change("module.wandb.module.wandb.helm_release.operator", "helm_release", ["create"]),
@@ -87,7 +88,7 @@ def test_migrating_from_names_the_applied_generation_only_when_it_differs() -> N
 
 
 def test_a_migration_needs_approval_even_when_the_policy_is_never(aws: tuple[Any, Any]) -> None:
-    # Given legacy applied and a plan to the operator generation without destructive changes on data
+    # Given legacy applied and a plan to the operator generation
     s3, dynamodb = aws
     applied(dynamodb, "legacy")
     store_plan(s3, MIGRATION_CHANGES)
@@ -96,21 +97,23 @@ def test_a_migration_needs_approval_even_when_the_policy_is_never(aws: tuple[Any
     summary = plan_step("operator", approval="never")
 
     # Then a human must approve, and the summary says why.
-    assert summary.destructive_count == 0
+    assert summary.destructive_count == 1  # the app module's Helm release: W&B itself
     assert summary.requires_approval is True
     assert summary.migration is True
     assert summary.migrating_from == "legacy"
 
 
-@pytest.mark.parametrize("approval", ["never", "destructive"])
-def test_a_run_within_one_generation_follows_the_policy(aws: tuple[Any, Any], approval: ApprovalPolicy) -> None:
+@pytest.mark.parametrize(("approval", "gated"), [("never", False), ("destructive", True)])
+def test_a_run_within_one_generation_follows_the_policy(
+    aws: tuple[Any, Any], approval: ApprovalPolicy, gated: bool
+) -> None:
     s3, dynamodb = aws
     applied(dynamodb, "operator")
     store_plan(s3, MIGRATION_CHANGES)
 
     summary = plan_step("operator", approval=approval)
 
-    assert summary.requires_approval is False
+    assert summary.requires_approval is gated  # deleting a Helm release of W&B is destructive
     assert summary.migration is False and summary.migrating_from is None
 
 
@@ -140,7 +143,7 @@ def test_a_plan_without_changes_never_waits_even_across_generations(aws: tuple[A
 def test_a_safe_drift_remediation_that_migrates_waits_and_a_destructive_one_is_refused(aws: tuple[Any, Any]) -> None:
     s3, dynamodb = aws
     applied(dynamodb, "legacy")
-    store_plan(s3, MIGRATION_CHANGES)
+    store_plan(s3, MIGRATION_CHANGES[1:])  # without the release's deletion: nothing destructive
     remediation: dict[str, Any] = {"trigger": "drift", "drift_action": "remediate-safe"}
     assert plan_step("operator", **remediation).requires_approval is True
     assert plan_step("legacy", **remediation).requires_approval is False

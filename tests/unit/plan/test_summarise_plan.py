@@ -49,11 +49,13 @@ def test_the_summary_counts_changes_and_names_destructive_ones(s3: Any) -> None:
     assert summary.has_changes
     assert summary.counts.model_dump() == {"create": 1, "update": 2, "delete": 2, "replace": 2}
     assert summary.destructive == [
+        "module.wandb.aws_iam_role.node",
+        "module.wandb.aws_security_group.old",
         "module.wandb.module.database.aws_rds_cluster.this",
         "module.wandb.module.app_eks.aws_eks_node_group.default",
         "module.wandb.module.redis.aws_elasticache_replication_group.default",
     ]
-    assert summary.destructive_count == 3
+    assert summary.destructive_count == 5
     assert summary.requires_approval
     assert summary.summary.uri == f"s3://{BUCKET}/{PREFIX}plan-summary.json"
 
@@ -86,7 +88,8 @@ def test_the_full_digest_is_stored_encrypted_with_every_address_and_no_value(s3:
     [
         ("always", [MIXED[2]], True, True),
         ("always", [], False, False),
-        ("destructive", [MIXED[2], MIXED[3]], True, False),
+        ("destructive", [MIXED[2], MIXED[8]], True, False),
+        ("destructive", [MIXED[2], MIXED[3]], True, True),  # an IAM role's update changes access
         ("destructive", MIXED, True, True),
         ("destructive", MIXED, False, False),  # exit code 0: nothing to apply, whatever the JSON lists
         ("never", MIXED, True, False),

@@ -49,11 +49,28 @@ def test_destructive_changes_list_deletes_and_replaces_of_data_and_identity_only
     digest = summarise_plan_json(io.BytesIO(plan_bytes(MIXED)))
 
     assert [(change.address, change.action, change.holds) for change in digest.destructive] == [
+        ("module.wandb.aws_iam_role.node", "update", "identity and access"),
+        ("module.wandb.aws_security_group.old", "delete", "network access"),
         ("module.wandb.module.database.aws_rds_cluster.this", "replace", "database"),
         ("module.wandb.module.app_eks.aws_eks_node_group.default", "replace", "kubernetes nodes"),
         ("module.wandb.module.redis.aws_elasticache_replication_group.default", "delete", "cache"),
     ]
-    assert digest.destructive_count == 3
+    assert digest.destructive_count == 5
+
+
+def test_an_update_of_access_control_is_destructive_unless_only_its_tags_change() -> None:
+    policy = "module.wandb.module.file_storage.aws_s3_bucket_policy.this"
+    tags_only = resource_change(policy, "aws_s3_bucket_policy", ["update"])
+    tags_only["change"].update(before={"policy": "{}", "tags": {"a": "1"}}, after={"policy": "{}", "tags": {"a": "2"}})
+    opened = resource_change(policy, "aws_s3_bucket_policy", ["update"])
+    opened["change"].update(before={"policy": "{}"}, after={"policy": '{"Principal": "*"}'})
+    # the build's plan.json says which attributes change, never their values
+    listed = {"address": policy, "type": "aws_s3_bucket_policy", "change": {"actions": ["update"]}}
+    listed["change"]["changed_attributes"] = ["tags_all"]  # type: ignore[index]
+
+    for changes, destructive in (([tags_only], 0), ([opened], 1), ([listed], 0)):
+        digest = summarise_plan_json(io.BytesIO(plan_bytes(changes)))
+        assert digest.destructive_count == destructive
 
 
 def test_resource_drift_is_not_counted_as_a_change() -> None:

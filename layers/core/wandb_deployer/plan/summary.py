@@ -3,7 +3,8 @@
 `terraform show -json` of a W&B plan with thousands of resources is tens of megabytes, and this runs in a 512 MB
 Lambda, so the document is never loaded whole: `PlanReader` scans it in chunks, skips every top-level value except the
 `resource_changes` array, and decodes that array one element at a time. Of each element only the address, the type and
-the actions are kept; no attribute value (before, after, sensitive or not) ever leaves the element being decoded.
+the actions are kept (and which attributes change, to tell a tags-only update); no attribute value (before, after,
+sensitive or not) ever leaves the element being decoded.
 """
 
 from __future__ import annotations
@@ -199,6 +200,24 @@ class PlanReader:
         return PlanNotFoundError("the plan JSON is not a readable `terraform show -json` document")
 
 
+def changed_attributes(change: Any) -> list[str] | None:
+    """The names of the top-level attributes a change sets to another value (never the values), or None when the
+    change does not say. The build stores them as `changed_attributes` (its plan.json keeps no value); a full
+    `terraform show -json` document has `before`, `after` and `after_unknown` instead."""
+    if not isinstance(change, dict):
+        return None
+    listed = change.get("changed_attributes")
+    if isinstance(listed, list):
+        return [str(name) for name in listed]
+    before, after, unknown = change.get("before"), change.get("after"), change.get("after_unknown")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return None
+    unknown = unknown if isinstance(unknown, dict) else {}
+    return sorted(
+        name for name in set(before) | set(after) if before.get(name) != after.get(name) or unknown.get(name)
+    )
+
+
 def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest:
     """Count and classify the changes of a `terraform show -json` document read from `stream`, in one pass."""
     counts = {"create": 0, "update": 0, "delete": 0, "replace": 0}
@@ -218,7 +237,8 @@ def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest
         counts[action] += 1
         if len(changes) < max_listed:
             changes.append(PlannedChange(address=address, type=resource_type, action=action))
-        held = data_held_by(resource_type) if is_destructive(resource_type, action) else None
+        destructive_change = is_destructive(resource_type, action, changed_attributes(change))
+        held = data_held_by(resource_type) if destructive_change else None
         if held is not None:
             destructive.append(DestructiveChange(address=address, type=resource_type, action=action, holds=held))
     return PlanDigest(
