@@ -14,7 +14,7 @@ from typing import Any
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import config_to_parameters, diff_parameters, read_parameters, write_parameters
-from wandb_deployer.runs.approval import answer_approval
+from wandb_deployer.runs.approval import answer_approval, caller_identity
 from wandb_deployer.runs.change_source import describe_change, next_versions, note_writes
 from wandb_deployer.runs.history import DeploymentStatus, RunRecord, deployment_status, list_runs
 from wbd.config_file import load_config_file
@@ -144,7 +144,7 @@ class SandboxDriver:
             deployment=deployment,
             plan_sha256=plan_sha256,
             approve=approve,
-            who="sandbox-operator",
+            who=caller_identity(client("sts")),
             reason=reason or ("approved" if approve else "rejected"),
             sfn=client("stepfunctions"),
             table=self.table,

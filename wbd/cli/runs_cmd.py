@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import time
 from typing import Annotated
 
@@ -11,7 +10,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.text import Text
 
-from wandb_deployer.runs.approval import PendingApproval, answer_approval
+from wandb_deployer.runs.approval import PendingApproval, answer_approval, caller_identity
 from wandb_deployer.runs.history import RunRecord, deployment_status, find_runs, list_runs, read_run
 from wandb_deployer.runs.steps import execution_history
 from wbd.cli.aws import current
@@ -107,7 +106,7 @@ def _answer(deployment: str, *, plan: str, approve: bool, reason: str) -> None:
         deployment=deployment,
         plan_sha256=plan,
         approve=approve,
-        who=getpass.getuser(),
+        who=caller_identity(current().client("sts")),
         reason=reason,
         sfn=current().client("stepfunctions"),
         table=table,

@@ -35,6 +35,11 @@ class DeploymentLockedError(DeployerError):
     """Another running execution holds the deployment's lock."""
 
 
+class ForeignStateLockError(DeployerError):
+    """The Terraform state is locked by someone other than the deployer (no holder marker names a build of ours):
+    a human's break-glass lock is never broken; the run fails and says how to release it."""
+
+
 class LockNotHeldError(DeployerError):
     """The caller tried to release or renew a lock it does not own."""
 

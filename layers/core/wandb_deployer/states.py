@@ -6,16 +6,18 @@ Payloads carry S3 pointers and small summaries only: never plans, logs or secret
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wandb_deployer.config.model import ApprovalPolicy, DriftAction, Generation
+from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, ApprovalPolicy, DriftAction, Generation
 
 # `push`: parameters written by `wbd config push`; `upgrade`: by an accepted upgrade request; `parameter-change`: any
 # other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run.
 Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift"]
 Severity = Literal["error", "warning", "info"]
+# Every state's deployment is a valid deployment name (`"demo\n"` included: pydantic's patterns match the whole text).
+DeploymentName = Annotated[str, Field(pattern=DEPLOYMENT_NAME_PATTERN)]
 
 
 class StateModel(BaseModel):
@@ -35,24 +37,24 @@ class S3Pointer(StateModel):
 class RunInput(StateModel):
     """What starts a deploy run (the execution input)."""
 
-    deployment: str
+    deployment: DeploymentName
     trigger: Trigger = "manual"
 
 
 class LockInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
 
 
 class LockResult(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
     took_over_from: str | None = None
     released_state_lock: bool = False
 
 
 class LoadConfigInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_name: str
     # A deploy run passes its execution (what changed in SSM is recorded in its history) and has its version changes
     # checked against what was last applied (the upgrade guards); the drift check does neither.
@@ -64,7 +66,7 @@ class LoadConfigInput(StateModel):
 class LoadConfigResult(StateModel):
     """The validated, rendered desired state of a run: what later states need, by pointer."""
 
-    deployment: str
+    deployment: DeploymentName
     fingerprint: str
     workspace: S3Pointer  # zip: *.tf.json, terraform.tfvars.json, buildspec and runner
     run_prefix: str  # s3 key prefix of this run's artifacts: runs/<deployment>/<execution_name>/
@@ -94,7 +96,7 @@ class ChangeCounts(StateModel):
 
 
 class PlanSummaryInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     run_prefix: str
     approval: ApprovalPolicy
     generation: Generation
@@ -115,7 +117,7 @@ class PlanSummary(StateModel):
 
 
 class ApprovalRequest(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
     task_token: str
     plan_sha256: str
@@ -147,7 +149,7 @@ class Finding(StateModel):
 
 
 class VerifyInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     run_prefix: str
     expects_queue: bool
     probe: bool = False
@@ -166,7 +168,7 @@ class VerifyWiringOutput(StateModel):
 
 
 class HealthInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     url: str
     generation: Generation
     attempt: int = 0
@@ -237,7 +239,7 @@ class RunContext(StateModel):
 
 
 class RecordRunInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
     outcome: Literal["started", "approval-needed", "succeeded", "failed", "no-changes", "rejected"]
     trigger: Trigger = "manual"
@@ -253,7 +255,7 @@ class RecordRunInput(StateModel):
 
 
 class FinishRunInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
     outcome: Literal["succeeded", "failed", "rejected", "checked"]
     trigger: Trigger = "manual"
@@ -265,7 +267,7 @@ class DeploymentList(StateModel):
 
 
 class DriftInput(StateModel):
-    deployment: str
+    deployment: DeploymentName
     execution_arn: str
     run_prefix: str
     drift_action: DriftAction
@@ -274,7 +276,7 @@ class DriftInput(StateModel):
 
 
 class DriftResult(StateModel):
-    deployment: str
+    deployment: DeploymentName
     transition: Literal["new", "changed", "unchanged", "resolved", "clean"]
     drifted: bool
     remediate: bool
@@ -282,6 +284,6 @@ class DriftResult(StateModel):
 
 
 class FinishRunResult(StateModel):
-    deployment: str
+    deployment: DeploymentName
     released: bool
     next_execution_arn: str | None = None

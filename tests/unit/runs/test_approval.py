@@ -7,13 +7,19 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 
 from tests.unit.runs.conftest import TABLE
 from tests.unit.runs.secrets import FAKE_LICENSE
-from wandb_deployer.errors import ApprovalNotPendingError, PlanMismatchError
-from wandb_deployer.runs.approval import answer_approval, load_pending_approval, store_pending_approval
+from wandb_deployer.errors import ApprovalNotPendingError, DeployerError, PlanMismatchError
+from wandb_deployer.runs.approval import (
+    answer_approval,
+    caller_identity,
+    load_pending_approval,
+    store_pending_approval,
+)
 from wandb_deployer.states import ApprovalDecision, ChangeCounts, S3Pointer
 
 pytestmark = pytest.mark.unit
@@ -148,3 +154,16 @@ def test_task_token_is_never_logged_or_shown(dynamodb, sfn, caplog, capsys):
     assert "approval answered" in caplog.text  # the logs were captured: the check below means something
     for text in (shown, caplog.text, output.out, output.err):
         assert TOKEN not in text
+
+
+def test_the_approver_is_the_callers_aws_identity_not_a_local_user_name(aws):
+    # moto answers GetCallerIdentity for its default credentials as this user
+    assert caller_identity(boto3.client("sts", region_name="us-east-1")) == "arn:aws:sts::123456789012:user/moto"
+
+
+def test_an_unknown_caller_identity_fails_the_approval_instead_of_guessing():
+    stubbed = boto3.client("sts", region_name="us-east-1")
+    stubber = Stubber(stubbed)
+    stubber.add_client_error("get_caller_identity", service_error_code="ExpiredToken", http_status_code=403)
+    with stubber, pytest.raises(DeployerError, match="GetCallerIdentity"):
+        caller_identity(stubbed)

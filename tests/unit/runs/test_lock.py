@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.unit.runs.conftest import REGION, TABLE
-from wandb_deployer.errors import DeploymentLockedError
+from wandb_deployer.errors import DeploymentLockedError, ForeignStateLockError
 from wandb_deployer.runs.lock import (
     START_GRACE_SECONDS,
     LockState,
@@ -186,10 +186,45 @@ def test_state_lock_of_a_finished_build_is_released(s3, codebuild):
     assert not _exists(s3, ARTIFACTS_BUCKET, MARKER)
 
 
-def test_state_lock_without_holder_marker_is_released(s3, codebuild):
+def test_state_lock_without_holder_marker_is_never_broken(s3, codebuild):
+    # Given a lock no build of the deployer accounts for (a human's break-glass `terraform` session)
     _hold_state_lock(s3, None)
 
-    assert _release(s3, codebuild) is True
+    # Then the run fails with a clear error and the lock stays (security review, item 10)
+    with pytest.raises(ForeignStateLockError, match="force-unlock"):
+        _release(s3, codebuild)
+    assert _exists(s3, STATE_BUCKET, f"{STATE_KEY}.tflock")
+
+
+def test_state_lock_taken_after_the_marked_build_ended_is_never_broken(s3, codebuild):
+    build_id = "wbd-terraform:11111111-2222-3333-4444-555555555555"
+    _hold_state_lock(s3, build_id)  # the lock object is written now, after the build below ended
+    ended = datetime.now(tz=UTC) - timedelta(hours=1)
+    stubber = Stubber(codebuild)
+    stubber.add_response(
+        "batch_get_builds",
+        {"builds": [{"id": build_id, "buildStatus": "STOPPED", "endTime": ended}]},
+        {"ids": [build_id]},
+    )
+
+    with stubber, pytest.raises(ForeignStateLockError, match="after build"):
+        _release(s3, codebuild)
+    assert _exists(s3, STATE_BUCKET, f"{STATE_KEY}.tflock")
+    assert _exists(s3, ARTIFACTS_BUCKET, MARKER)
+
+
+def test_state_lock_of_a_build_that_ended_after_taking_it_is_released(s3, codebuild):
+    build_id = "wbd-terraform:11111111-2222-3333-4444-555555555555"
+    _hold_state_lock(s3, build_id)
+    stubber = Stubber(codebuild)
+    stubber.add_response(
+        "batch_get_builds",
+        {"builds": [{"id": build_id, "buildStatus": "STOPPED", "endTime": datetime.now(tz=UTC) + timedelta(hours=1)}]},
+        {"ids": [build_id]},
+    )
+
+    with stubber:
+        assert _release(s3, codebuild) is True
     assert not _exists(s3, STATE_BUCKET, f"{STATE_KEY}.tflock")
 
 

@@ -71,7 +71,7 @@ def dns_name_problem(name: str, *, min_labels: int) -> str | None:
     if len(name) > 253:
         return f"is {len(name)} characters; a DNS name has at most 253"
     labels = name.rstrip(".").split(".")
-    bad = [label for label in labels if not _DNS_LABEL.match(label)]
+    bad = [label for label in labels if not _DNS_LABEL.fullmatch(label)]
     if bad:
         return (
             f"{name!r} is not a valid DNS name: label {bad[0]!r} must be 1-63 lowercase letters, digits or hyphens, "
@@ -93,7 +93,7 @@ def _subdomain(value: object) -> list[str]:
 
 
 def _zone_id(value: object) -> list[str]:
-    if isinstance(value, str) and not _ZONE_ID.match(value):
+    if isinstance(value, str) and not _ZONE_ID.fullmatch(value):
         return [f"{value!r} is not a Route53 hosted zone id (Z followed by up to 32 uppercase letters or digits)"]
     return []
 
@@ -102,7 +102,7 @@ def _namespace(value: object) -> list[str]:
     if not isinstance(value, str):
         return []
     problems = []
-    if not _NAMESPACE.match(value):
+    if not _NAMESPACE.fullmatch(value):
         problems.append(
             f"{value!r} must be lowercase letters, digits and hyphens, starting with a letter and ending with a "
             "letter or digit (it prefixes S3 bucket and other resource names)"
@@ -127,7 +127,7 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[object], list[str]]:
 
 
 def _eks_cluster_version(value: object) -> list[str]:
-    if isinstance(value, str) and not _EKS_VERSION.match(value):
+    if isinstance(value, str) and not _EKS_VERSION.fullmatch(value):
         return [f"{value!r} is not an EKS version shaped 1.NN (for example 1.31)"]
     return []
 

@@ -46,7 +46,7 @@ class DeployerSettings(BaseModel):
     @field_validator("module_version", "app_module_version", "terraform_version")
     @classmethod
     def _semver(cls, value: str) -> str:
-        if value and not _SEMVER.match(value):
+        if value and not _SEMVER.fullmatch(value):
             raise ValueError("must be a semantic version MAJOR.MINOR.PATCH, for example 8.0.0")
         return value
 

@@ -114,13 +114,13 @@ def parse_parameter_name(name: str, prefix: str) -> ParameterName:
     if len(parts) != 3:
         raise InvalidDeploymentNameError(f"parameter {name!r} does not fit {base}<deployment>/<section>/<key>")
     deployment, section, key = parts
-    if not _DEPLOYMENT.match(deployment):
+    if not _DEPLOYMENT.fullmatch(deployment):
         raise InvalidDeploymentNameError(
             f"parameter {name!r}: deployment name must be 2-32 lowercase letters, digits or hyphens"
         )
     if section not in SECTIONS:
         raise InvalidDeploymentNameError(f"parameter {name!r}: section must be one of {', '.join(SECTIONS)}")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidDeploymentNameError(f"parameter {name!r}: key must be lowercase letters, digits, underscores")
     return ParameterName(deployment=deployment, section=section, key=key)
 
@@ -137,7 +137,7 @@ def _parameters_by_path(path: str, *, ssm: Any, decrypt: bool) -> Iterator[dict[
 
 def read_parameters(deployment: str, *, prefix: str, ssm: Any, decrypt: bool) -> dict[str, DesiredParameter]:
     """Every parameter under the deployment's prefix, name -> type + value (SecureStrings decrypted only if asked)."""
-    if not _DEPLOYMENT.match(deployment):
+    if not _DEPLOYMENT.fullmatch(deployment):
         raise InvalidDeploymentNameError(f"deployment name {deployment!r} must be 2-32 lowercase letters, digits or -")
     path = f"{_prefix(prefix)}/{deployment}"  # a hierarchy: /p/demo does not include /p/demo2
     return {

@@ -191,9 +191,9 @@ def coerce_string(tf_type: TfType, text: str) -> object:
         return lowered == "true"
     if kind == "number":
         stripped = text.strip()
-        if _INTEGER.match(stripped):
+        if _INTEGER.fullmatch(stripped):
             return int(stripped)
-        if _DECIMAL.match(stripped):
+        if _DECIMAL.fullmatch(stripped):
             return float(stripped)
         raise TypeProblem("expected a number")
     if kind in ("list", "set"):

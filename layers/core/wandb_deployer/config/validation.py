@@ -207,7 +207,7 @@ def _secret_problems(
     if license_value is None or license_value == "":
         if require_license:
             p.add(license_section, "license", "missing: store the W&B license as a SecureString parameter")
-    elif not _COMPACT_JWS.match(license_value):
+    elif not _COMPACT_JWS.fullmatch(license_value):
         parts = license_value.count(".") + 1
         p.add(
             license_section,
@@ -215,7 +215,7 @@ def _secret_problems(
             "is not a W&B license: expected a compact JWS, three base64url parts separated by dots "
             f"(found {parts} part(s) or characters outside base64url)",
         )
-    if api_key is not None and not _API_KEY.match(api_key):
+    if api_key is not None and not _API_KEY.fullmatch(api_key):
         p.add("deployer", "api_key", "is not an API key: expected 8-256 printable characters without spaces")
 
 

@@ -213,9 +213,7 @@ def changed_attributes(change: Any) -> list[str] | None:
     if not isinstance(before, dict) or not isinstance(after, dict):
         return None
     unknown = unknown if isinstance(unknown, dict) else {}
-    return sorted(
-        name for name in set(before) | set(after) if before.get(name) != after.get(name) or unknown.get(name)
-    )
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name) or unknown.get(name))
 
 
 def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest:

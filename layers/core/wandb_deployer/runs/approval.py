@@ -111,6 +111,15 @@ def load_pending_approval(
     return None if pending.is_expired(now) else pending
 
 
+def caller_identity(sts: Any) -> str:
+    """The ARN of whoever answers an approval, as AWS knows them (sts:GetCallerIdentity needs no permission): the run
+    records this, never a local user name anyone can set."""
+    try:
+        return str(sts.get_caller_identity()["Arn"])
+    except ClientError as exc:
+        raise aws_failure(exc, operation="GetCallerIdentity") from exc
+
+
 def answer_approval(
     *,
     deployment: str,
@@ -125,8 +134,9 @@ def answer_approval(
 ) -> None:
     """Approve or reject the pending plan of `deployment`, named by its sha256.
 
-    Raises ApprovalNotPendingError when nothing waits (none, expired, or the run ended) and PlanMismatchError when
-    `plan_sha256` is not the pending plan; in both cases nothing is sent to Step Functions.
+    `who` is recorded as `approved_by` (callers pass `caller_identity(sts)`). Raises ApprovalNotPendingError when
+    nothing waits (none, expired, or the run ended) and PlanMismatchError when `plan_sha256` is not the pending plan;
+    in both cases nothing is sent to Step Functions.
     """
     pending = load_pending_approval(deployment=deployment, table=table, dynamodb=dynamodb, now=now)
     if pending is None:

@@ -9,14 +9,14 @@ old owner, so two runs can never both win. Acquiring again as the owner renews t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from wandb_deployer.errors import DeploymentLockedError
+from wandb_deployer.errors import DeploymentLockedError, ForeignStateLockError
 from wandb_deployer.runs import (
     aws_failure,
     epoch,
@@ -215,21 +215,40 @@ def holder_marker_key(deployment: str) -> str:
 def release_stale_state_lock(
     *, deployment: str, state_bucket: str, state_key: str, artifacts_bucket: str, s3: Any, codebuild: Any
 ) -> bool:
-    """Delete a Terraform state lock (`<state_key>.tflock`) whose holder build is not running; True when released.
+    """Delete a Terraform state lock (`<state_key>.tflock`) left by a build of the deployer that is not running; True
+    when released.
 
-    Raises DeploymentLockedError while the holder build is still IN_PROGRESS (never break a live apply).
+    Only a lock the deployer's holder marker accounts for is ever deleted: a build of ours that ended (or is unknown)
+    without removing its marker, and a lock no newer than that build's end. Raises DeploymentLockedError while the
+    holder build is still IN_PROGRESS (never break a live apply), ForeignStateLockError for any other lock (a
+    human's break-glass lock, another tool's): it stays where it is.
     """
     lock_key = f"{state_key}.tflock"
-    if not _object_exists(s3, state_bucket, lock_key):
+    locked_at = _object_modified(s3, state_bucket, lock_key)
+    if locked_at is None:
         return False
     marker_key = holder_marker_key(deployment)
     holder = read_holder_marker(s3, artifacts_bucket, marker_key)
     build_id = str(holder.get("build_id", "")) if holder else ""
-    status = build_status(codebuild, build_id) if build_id else "MISSING"
+    if not build_id:
+        logger.warning("terraform state lock not taken by the deployer; left in place", deployment=deployment)
+        raise ForeignStateLockError(
+            f"deployment {deployment!r}: s3://{state_bucket}/{lock_key} locks the Terraform state, and no build of "
+            "the deployer holds it; it was left in place. Release it with `terraform force-unlock` (or delete the "
+            "object) once whoever took it is done, then run again."
+        )
+    status, ended_at = build_state(codebuild, build_id)
     if status == "IN_PROGRESS":
         logger.info("terraform state lock held by a running build", deployment=deployment, build_id=build_id)
         raise DeploymentLockedError(
             f"deployment {deployment!r}: the Terraform state is locked by running build {build_id}"
+        )
+    if ended_at is not None and locked_at > ended_at:
+        logger.warning("terraform state locked after the holder build ended; left in place", deployment=deployment)
+        raise ForeignStateLockError(
+            f"deployment {deployment!r}: s3://{state_bucket}/{lock_key} was taken after build {build_id} ended, so "
+            "it is not that build's; it was left in place. Release it with `terraform force-unlock` once whoever "
+            "took it is done, then run again."
         )
     try:
         s3.delete_object(Bucket=state_bucket, Key=lock_key)
@@ -239,21 +258,23 @@ def release_stale_state_lock(
     logger.warning(
         "stale terraform state lock released",
         deployment=deployment,
-        build_id=build_id or None,
+        build_id=build_id,
         build_status=status,
         action=holder.get("action") if holder else None,
     )
     return True
 
 
-def _object_exists(s3: Any, bucket: str, key: str) -> bool:
+def _object_modified(s3: Any, bucket: str, key: str) -> datetime | None:
+    """When the object was last written, or None when it does not exist."""
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
-            return False
+            return None
         raise aws_failure(exc, operation="HeadObject state lock") from exc
-    return True
+    modified = head.get("LastModified")
+    return modified if isinstance(modified, datetime) else datetime.now(tz=UTC)
 
 
 def read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
@@ -274,11 +295,17 @@ def read_holder_marker(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 def build_status(codebuild: Any, build_id: str) -> str:
     """CodeBuild's status of the build (IN_PROGRESS while it runs); NOT_FOUND for a build CodeBuild does not know."""
+    return build_state(codebuild, build_id)[0]
+
+
+def build_state(codebuild: Any, build_id: str) -> tuple[str, datetime | None]:
+    """The build's status (as `build_status`) and, once it ended, when."""
     try:
         response = codebuild.batch_get_builds(ids=[build_id])
     except ClientError as exc:
         raise aws_failure(exc, operation="BatchGetBuilds") from exc
     builds = response.get("builds", [])
     if not builds:
-        return "NOT_FOUND"
-    return str(builds[0].get("buildStatus", "")) or "UNKNOWN"
+        return "NOT_FOUND", None
+    ended = builds[0].get("endTime")
+    return str(builds[0].get("buildStatus", "")) or "UNKNOWN", ended if isinstance(ended, datetime) else None

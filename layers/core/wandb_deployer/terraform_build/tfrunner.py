@@ -199,7 +199,7 @@ def terraform_version_of(binary: str) -> str | None:
 
 def expected_sha256(version: str, arch: str, checksums: Mapping[str, str]) -> str:
     value = checksums.get(f"{version}/{arch}", "")
-    if not _SHA256.match(value):
+    if not _SHA256.fullmatch(value):
         raise UnknownTerraformVersion(
             f"no pinned sha256 for terraform {version} {arch} in terraform-checksums.json; add it from the official "
             "SHA256SUMS before using this version"

@@ -59,14 +59,14 @@ class UpgradeRequest(BaseModel):
     @field_validator("wandb_version", "module_version", "terraform_version")
     @classmethod
     def _semver(cls, value: str | None) -> str | None:
-        if value is not None and not _SEMVER.match(value):
+        if value is not None and not _SEMVER.fullmatch(value):
             raise ValueError("must be a semantic version MAJOR.MINOR.PATCH, for example 8.0.0")
         return value
 
     @field_validator("eks_cluster_version")
     @classmethod
     def _eks(cls, value: str | None) -> str | None:
-        if value is not None and not _EKS.match(value):
+        if value is not None and not _EKS.fullmatch(value):
             raise ValueError("must be an EKS version 1.MINOR, for example 1.31")
         return value
 
@@ -183,7 +183,7 @@ def evaluate_upgrade(
 def _check_eks(check: _Evaluation, requested: str, current_value: object) -> None:
     """EKS upgrades one minor at a time and never goes back (force does not change what EKS can do)."""
     current = str(current_value) if current_value not in (None, "") else None
-    if current is None or not _EKS.match(current):
+    if current is None or not _EKS.fullmatch(current):
         check.notes.append("infra/eks_cluster_version was not set explicitly; the module's default was in use")
         check.write("infra/eks_cluster_version", requested, current)
         return
@@ -212,7 +212,7 @@ def _check_wandb_version(check: _Evaluation, wanted: str, force: bool, current: 
         return
     previous = current.app.get("wandb_version")
     previous_text = str(previous) if previous not in (None, "") else None
-    if previous_text is not None and not _SEMVER.match(previous_text):
+    if previous_text is not None and not _SEMVER.fullmatch(previous_text):
         check.notes.append(f"current wandb_version {previous_text!r} is not semantic; replaced")
         previous_text = None
     if check.version_step("wandb_version", wanted, previous_text, force):

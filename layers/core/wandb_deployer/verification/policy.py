@@ -64,7 +64,7 @@ def _glob(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
 
 def wildcard_match(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
     """Whether `value` matches an IAM pattern with `*` and `?` wildcards."""
-    return bool(_glob(pattern, case_sensitive).match(value))
+    return bool(_glob(pattern, case_sensitive).fullmatch(value))
 
 
 def _as_list(value: Any) -> list[Any]:
