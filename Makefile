@@ -14,15 +14,23 @@ $(BIN)/wbd: pyproject.toml layers/core/requirements.txt
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/wbd
 
+# The wheels the Terraform build installs (hash-pinned in build-requirements.txt): the sandbox's builds install them
+# from here, as builds on AWS install them from PyPI, checked against the same sha256s.
+WHEELHOUSE := $(VENV)/wheelhouse
+BUILD_REQUIREMENTS := layers/core/wandb_deployer/terraform_build/build-requirements.txt
+$(WHEELHOUSE)/.complete: $(BUILD_REQUIREMENTS) $(BIN)/wbd
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --require-hashes -r $(BUILD_REQUIREMENTS) -d $(WHEELHOUSE)
+	touch $@
+
 # aws-sam-cli pins many of its own dependencies, so it lives in a virtualenv of its own.
 $(SAM):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 
-setup: $(BIN)/wbd $(SAM)
+setup: $(BIN)/wbd $(SAM) $(WHEELHOUSE)/.complete
 
 ## The main job on the embedded default: the whole deployer in the local sandbox.
-demo: $(BIN)/wbd
+demo: $(BIN)/wbd $(WHEELHOUSE)/.complete
 	$(BIN)/wbd sandbox demo
 
 lint: setup
@@ -36,14 +44,14 @@ lint: setup
 unit: $(BIN)/wbd
 	$(BIN)/pytest -m unit
 
-e2e: $(BIN)/wbd
+e2e: $(BIN)/wbd $(WHEELHOUSE)/.complete
 	$(BIN)/pytest -m e2e
 
 ## Everything CI checks: linters, then every test (unit and e2e, on both cores).
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-bench: $(BIN)/wbd
+bench: $(BIN)/wbd $(WHEELHOUSE)/.complete
 	$(BIN)/python -m bench
 
 ## Mutation testing of the decision logic against the unit tests (slow: not part of `test`); AREAS="runs plan" for some.

@@ -18,11 +18,12 @@ def fetch_source(source: dict[str, Any], src_dir: Path) -> dict[str, Any]:
     """Put the build's source into `src_dir` and return its parsed buildspec.
 
     `source` is the build's effective source (CodeBuild shape): type S3 (`location` = `bucket/key` of a zip, or
-    `bucket/prefix/`) or NO_SOURCE; `buildspec` is inline YAML or a path inside the source (default buildspec.yml).
+    `bucket/prefix/`; `version`, from StartBuild's sourceVersion, the zip's object version) or NO_SOURCE;
+    `buildspec` is inline YAML or a path inside the source (default buildspec.yml).
     """
     kind = str(source.get("type", "NO_SOURCE")).upper()
     if kind == "S3":
-        _fetch_s3(str(source.get("location", "")), src_dir)
+        _fetch_s3(str(source.get("location", "")), src_dir, version=source.get("version"))
     elif kind != "NO_SOURCE":
         raise BuildSourceError(f"source type {kind} is not emulated (use S3 or NO_SOURCE)")
     buildspec = str(source.get("buildspec") or "buildspec.yml")
@@ -42,7 +43,7 @@ def fetch_source(source: dict[str, Any], src_dir: Path) -> dict[str, Any]:
     return spec
 
 
-def _fetch_s3(location: str, src_dir: Path) -> None:
+def _fetch_s3(location: str, src_dir: Path, version: str | None = None) -> None:
     bucket, _, key = location.partition("/")
     if not bucket or not key:
         raise BuildSourceError(f"S3 source location must be bucket/key, got {location!r}")
@@ -57,7 +58,8 @@ def _fetch_s3(location: str, src_dir: Path) -> None:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
         else:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            extra = {"VersionId": version} if version else {}
+            body = s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
                 _safe_extract(archive, src_dir)
     except (ClientError, zipfile.BadZipFile) as exc:

@@ -5,7 +5,8 @@ extracted into a fresh CODEBUILD_SRC_DIR; `buildspec.yml` (or the override) is r
 pre_build, build and post_build run with CodeBuild's transition rules (`finally`, `on-failure: ABORT|CONTINUE`),
 commands sharing exported variables and the working directory like buildspec 0.2. Environment: the project's
 variables, the buildspec's `env`, then `environmentVariablesOverride` (PLAINTEXT, PARAMETER_STORE resolved with
-decryption, SECRETS_MANAGER), plus the emulator endpoint, fake credentials and the sandbox's bin dir first on PATH.
+decryption, SECRETS_MANAGER), plus the emulator endpoint, fake credentials, the sandbox's bin dir first on PATH and
+pip pointed at the local wheelhouse (the sandbox has no package index).
 Values from Parameter Store / Secrets Manager are masked in the build log, which goes to a file and to CloudWatch
 Logs (`/aws/codebuild/<project>`). Timeouts are divided by the sandbox's time scale.
 """
@@ -16,6 +17,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +52,17 @@ exit $rc
 """
 
 
+def wheelhouse() -> Path:
+    """Where the sandbox's builds find the wheels their buildspec installs (`make setup` downloads them there, checked
+    against the same sha256 pins): the sandbox has no package index, builds on AWS use PyPI."""
+    return Path(os.environ.get("WBD_SANDBOX_WHEELHOUSE") or Path(sys.prefix) / "wheelhouse")
+
+
+def wheelhouse_environment() -> dict[str, str]:
+    """pip's settings for a sandbox build: the local wheelhouse only, never an index."""
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse()), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
 def _now() -> datetime:
     return datetime.now(tz=UTC)
 
@@ -71,6 +84,7 @@ class BuildRecord:
     timeout_minutes: int
     log_group: str
     log_path: Path
+    service_role: str = ""  # the project's role, or StartBuild's serviceRoleOverride: whose credentials the build has
     status: str = "IN_PROGRESS"  # what the API reports; terminal only when the build is completely done
     outcome: str = "IN_PROGRESS"  # the running verdict while phases execute
     current_phase: str = "SUBMITTED"
@@ -98,6 +112,7 @@ class BuildRecord:
             "phases": [dict(phase) for phase in self.phases],
             "source": dict(self.source),
             "environment": dict(self.environment),
+            "serviceRole": self.service_role,
             "timeoutInMinutes": self.timeout_minutes,
             "buildComplete": self.status in TERMINAL,
             "initiator": "wbd-sandbox",
@@ -168,6 +183,7 @@ class BuildRunner:
             ("sourceTypeOverride", "type"),
             ("sourceLocationOverride", "location"),
             ("buildspecOverride", "buildspec"),
+            ("sourceVersion", "version"),  # for an S3 source: the object version to build from
         ):
             if request.get(override):
                 source[key] = request[override]
@@ -183,6 +199,7 @@ class BuildRunner:
             number=number,
             source=source,
             environment=environment,
+            service_role=str(request.get("serviceRoleOverride") or project.get("serviceRole") or ""),
             timeout_minutes=int(request.get("timeoutInMinutesOverride") or project.get("timeoutInMinutes") or 60),
             log_group=logs.get("groupName") or f"/aws/codebuild/{name}",
             log_path=self.work_dir / "builds" / f"{build_id.replace(':', '_')}.log",
@@ -263,6 +280,7 @@ class BuildRunner:
     def _base_environment(self, record: BuildRecord, src_dir: Path) -> dict[str, str]:
         return {
             **self.emulator_environment,
+            **wheelhouse_environment(),
             "CODEBUILD_BUILD_ID": record.id,
             "CODEBUILD_BUILD_ARN": record.arn,
             "CODEBUILD_BUILD_NUMBER": str(record.number),

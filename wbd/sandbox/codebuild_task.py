@@ -200,6 +200,7 @@ def install_codebuild(patches: ExitStack, runner: BuildRunner) -> None:
                 "environmentVariablesOverride",
                 "timeoutInMinutesOverride",
                 "sourceVersion",
+                "serviceRoleOverride",
             )
         }
         record = runner.start(project.project_metadata, request)

@@ -53,6 +53,7 @@ def deployer(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="artifacts")
+        s3.put_bucket_versioning(Bucket="artifacts", VersioningConfiguration={"Status": "Enabled"})
         s3.create_bucket(Bucket="state")
         boto3.client("dynamodb").create_table(
             TableName="deployments",

@@ -35,10 +35,13 @@ def test_valid_config_is_rendered_to_the_artifacts_bucket(deployer: dict[str, An
     # its office ranges keep the deployer out: a warning the run records (and that fails nothing)
     assert [w for w in result["warnings"] if w.startswith("infra/allowed_inbound_cidr: admits only")]
     assert LICENSE not in json.dumps(result)
-    # and the bundle holds the workspace, the buildspec and the runner, without the license.
-    body = boto3.client("s3").get_object(Bucket="artifacts", Key=result["workspace"]["key"])["Body"].read()
-    names = zipfile.ZipFile(io.BytesIO(body)).namelist()
-    assert {"buildspec.yml", "tfrunner.py", "terraform.tfvars.json", "main.tf.json"} <= set(names)
+    # and the bundle version it names holds the workspace and the runner (the buildspec is the project's), without
+    # the license.
+    pointer = result["workspace"]
+    body = boto3.client("s3").get_object(Bucket="artifacts", Key=pointer["key"], VersionId=pointer["version_id"])
+    names = zipfile.ZipFile(io.BytesIO(body := body["Body"].read())).namelist()
+    assert {"tfrunner.py", "terraform.tfvars.json", "main.tf.json"} <= set(names)
+    assert "buildspec.yml" not in names
     assert LICENSE.encode() not in body
 
 

@@ -36,6 +36,7 @@ with open(os.environ["FAKE_TF_CALLS"], "a") as calls:
         "cwd": os.getcwd(),
         "tf_in_automation": os.environ.get("TF_IN_AUTOMATION"),
         "plugin_cache": os.environ.get("TF_PLUGIN_CACHE_DIR"),
+        "tf_vars": sorted(name for name in os.environ if name.startswith("TF_VAR_")),
     }) + "\n")
 license = os.environ.get("TF_VAR_license", "")
 command = args[0] if args else ""
@@ -51,11 +52,28 @@ if command == "version":
 elif command == "init":
     if cfg.get("init") == "locked":
         fail("Error: Error acquiring the state lock\n\nLock Info:\n  ID: 1234")
+    # Like terraform init: a lock file with the selected providers, the registry modules under .terraform/modules.
+    if "-lockfile=readonly" in args and not os.path.exists(".terraform.lock.hcl"):
+        fail("Error: Provider dependency changes detected")
+    if "-get=false" in args and not os.path.exists(".terraform/modules/modules.json"):
+        fail("Error: Module not installed")
+    if "-lockfile=readonly" not in args:
+        with open(".terraform.lock.hcl", "w") as lock:
+            lock.write(cfg.get("lock", 'provider "registry.terraform.io/hashicorp/aws" {\n  version = "6.0.0"\n}\n'))
+    if "-get=false" not in args:
+        os.makedirs(".terraform/modules/wandb_infra", exist_ok=True)
+        with open(".terraform/modules/modules.json", "w") as manifest:
+            manifest.write(json.dumps({"Modules": [{"Key": "wandb_infra", "Version": "8.0.0"}]}))
+        with open(".terraform/modules/wandb_infra/main.tf", "w") as module:
+            module.write(cfg.get("module", "# module code as planned\n"))
     print("Terraform has been successfully initialized!")
 elif command == "plan":
     mode = cfg.get("plan", 2)
     print("  # helm_release.operator will be updated in-place")
     print("      ~ license = " + license)
+    for name in sorted(os.environ):
+        if name.startswith("TF_VAR_") and name != "TF_VAR_license":
+            print("      ~ " + name[7:] + " = " + os.environ[name])  # a careless module printing a secret input
     if mode == "locked":
         fail("Error: Error acquiring the state lock\n\nLock Info:\n  ID: 1234")
     if mode == 1:
@@ -70,7 +88,15 @@ elif command == "show":
         "resource_changes": [
             {"address": "module.wandb.aws_s3_bucket.file_storage", "type": "aws_s3_bucket",
              "change": {"actions": ["update"], "before": {"tags": {}}, "after": {"tags": {"license": license}}}},
+            {"address": "module.wandb.module.database.aws_rds_cluster.this", "type": "aws_rds_cluster",
+             "mode": "managed", "name": "this", "provider_name": "registry.terraform.io/hashicorp/aws",
+             "change": {"actions": ["update"], "before": {"master_password": "db-password-HUSH-123", "port": 5432},
+                        "after": {"master_password": "db-password-HUSH-456", "port": 5432},
+                        "before_sensitive": {"master_password": True}, "after_sensitive": {"master_password": True}}},
         ],
+        "prior_state": {"values": {"root_module": {"resources": [{"values": {"password": "db-password-HUSH-123"}}]}}},
+        "output_changes": {"database_password": {"actions": ["update"], "before": "db-password-HUSH-123",
+                                                 "after": "db-password-HUSH-456"}},
     }))
 elif command == "apply":
     mode = cfg.get("apply", "ok")
@@ -94,14 +120,20 @@ else:
 """
 
 
-def load_runner() -> ModuleType:
-    """Import tfrunner.py from its file, as CodeBuild runs it (it is not imported through the layer package)."""
-    spec = importlib.util.spec_from_file_location("wbd_tfrunner_under_test", RUNNER_DIR / "tfrunner.py")
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_runner() -> ModuleType:
+    """Import tfrunner.py from its file, as CodeBuild runs it (it is not imported through the layer package); its
+    sibling planfiles.py is what `python3 tfrunner.py` would find first on sys.path."""
+    _load("planfiles", RUNNER_DIR / "planfiles.py")
+    return _load("wbd_tfrunner_under_test", RUNNER_DIR / "tfrunner.py")
 
 
 @pytest.fixture(scope="session")

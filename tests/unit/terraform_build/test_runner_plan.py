@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import zipfile
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.unit.terraform_build.conftest import (
@@ -40,11 +43,13 @@ def test_plan_records_the_saved_plan_and_whether_it_changes_anything(
     # Then the plan, its JSON and its sha256 are in the run prefix, and the result says whether anything changes
     result = plan_result(s3)
     saved = object_body(s3, RUN_PREFIX + "plan.tfplan")
+    dependencies = object_body(s3, RUN_PREFIX + "plan-dependencies.zip")
     assert result == {
         "action": "plan",
         "exit_code": exit_code,
         "has_changes": has_changes,
         "plan_sha256": hashlib.sha256(saved).hexdigest(),
+        "dependencies_sha256": hashlib.sha256(dependencies).hexdigest(),
         "terraform_version": "1.9.8",
         "error": None,
     }
@@ -209,8 +214,7 @@ def test_the_license_is_masked_in_the_build_log_and_the_plan_json(
     captured = capfd.readouterr()
     assert LICENSE not in captured.out + captured.err
     assert "~ license = (redacted)" in captured.out  # terraform's own output still reaches the build log
-    plan_json = json.loads(object_body(s3, RUN_PREFIX + "plan.json"))
-    assert plan_json["variables"]["license"]["value"] == "(redacted)"
+    assert "variables" not in json.loads(object_body(s3, RUN_PREFIX + "plan.json"))
     for key in object_keys(s3):
         if not key.endswith("plan.tfplan"):
             assert LICENSE.encode() not in object_body(s3, key), key
@@ -238,3 +242,80 @@ def test_an_in_process_caller_can_pass_the_environment_and_workspace(
     assert ran_in == {str(fake_terraform.workspace)}
     assert (fake_terraform.workspace / "plan.tfplan").is_file()
     assert "runs/prod/in-process/plan-result.json" in object_keys(s3)
+
+
+def test_the_stored_plan_json_keeps_addresses_actions_and_changed_attribute_names_but_no_value(
+    tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any
+) -> None:
+    # Given a plan whose JSON holds the database password before and after (sensitive), in prior_state and outputs
+    assert tfrunner.main(["plan"]) == 0
+
+    # Then plan.json says what changes, never to what: security review, item 4
+    raw = object_body(s3, RUN_PREFIX + "plan.json")
+    assert b"db-password-HUSH" not in raw and LICENSE.encode() not in raw
+    plan = json.loads(raw)
+    assert plan["values_removed"] is True
+    assert not {"variables", "prior_state", "planned_values", "configuration"} & set(plan)
+    database = plan["resource_changes"][1]
+    assert database == {
+        "address": "module.wandb.module.database.aws_rds_cluster.this",
+        "mode": "managed",
+        "type": "aws_rds_cluster",
+        "name": "this",
+        "provider_name": "registry.terraform.io/hashicorp/aws",
+        "change": {"actions": ["update"], "changed_attributes": ["master_password"]},
+    }
+    assert plan["output_changes"] == {"database_password": {"actions": ["update"]}}
+
+
+def test_the_plan_keeps_its_lock_file_and_modules_for_the_apply(
+    tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any
+) -> None:
+    assert tfrunner.main(["plan"]) == 0
+
+    archive = zipfile.ZipFile(io.BytesIO(object_body(s3, RUN_PREFIX + "plan-dependencies.zip")))
+    assert sorted(archive.namelist()) == [
+        ".terraform.lock.hcl",
+        ".terraform/modules/modules.json",
+        ".terraform/modules/wandb_infra/main.tf",
+    ]
+    assert archive.read(".terraform.lock.hcl") == (fake_terraform.workspace / ".terraform.lock.hcl").read_bytes()
+    head = s3.head_object(Bucket=BUCKET, Key=RUN_PREFIX + "plan-dependencies.zip")
+    assert head["ServerSideEncryption"] == "aws:kms"
+
+
+def test_secret_inputs_come_from_parameter_store_reach_terraform_as_tf_vars_and_are_masked(
+    tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any, capfd: Any
+) -> None:
+    # Given a workspace whose manifest names its secret inputs' parameters (never their values)
+    secret = "oidc-client-secret-8e2d-NEVER-PRINTED"
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name="/wandb-deployer/prod/infra/oidc_secret", Value=secret, Type="SecureString")
+    manifest = {"secret_variables": {"oidc_secret": "/wandb-deployer/prod/infra/oidc_secret"}}
+    (fake_terraform.workspace / "workspace.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    # When the plan runs
+    assert tfrunner.main(["plan"]) == 0
+
+    # Then terraform got it as TF_VAR_oidc_secret, and no log line or artifact but the saved plan holds it
+    plan_call = next(call for call in fake_terraform.calls() if call["args"][0] == "plan")
+    assert "TF_VAR_oidc_secret" in plan_call["tf_vars"]
+    captured = capfd.readouterr()
+    assert secret not in captured.out + captured.err
+    assert "~ oidc_secret = (redacted)" in captured.out
+    for key in object_keys(s3):
+        if not key.endswith("plan.tfplan"):
+            assert secret.encode() not in object_body(s3, key), key
+
+
+def test_a_missing_secret_input_fails_the_plan_before_terraform_runs(
+    tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any, capfd: Any
+) -> None:
+    manifest = {"secret_variables": {"oidc_secret": "/wandb-deployer/prod/infra/oidc_secret"}}
+    (fake_terraform.workspace / "workspace.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    assert tfrunner.main(["plan"]) == 1
+
+    assert "SecretInputUnavailable" in capfd.readouterr().err
+    assert "plan" not in fake_terraform.commands()
+    assert plan_result(s3)["error"]["code"] == "SecretInputUnavailable"

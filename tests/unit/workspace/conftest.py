@@ -90,7 +90,6 @@ def build_files_dir(tmp_path: Path) -> Path:
     """A stand-in for wandb_deployer/terraform_build/: the files the bundle must carry, and the ones it must skip."""
     directory = tmp_path / "terraform_build"
     (directory / "__pycache__").mkdir(parents=True)
-    (directory / "buildspec.yml").write_text("version: 0.2\n", encoding="utf-8")
     (directory / "tfrunner.py").write_text("print('runner')\n", encoding="utf-8")
     (directory / "terraform-checksums.json").write_text("{}\n", encoding="utf-8")
     (directory / "__init__.py").write_text('"""package marker"""\n', encoding="utf-8")

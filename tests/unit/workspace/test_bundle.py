@@ -26,11 +26,11 @@ def test_bundle_holds_the_workspace_and_the_build_files_at_the_root(build_files_
 
     names = [entry.filename for entry in _entries(bundle)]
     assert names == sorted(names)
-    assert set(names) == {*rendered.files, "buildspec.yml", "tfrunner.py", "terraform-checksums.json"}
+    assert set(names) == {*rendered.files, "tfrunner.py", "terraform-checksums.json"}
     with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
         for name, content in rendered.files.items():
             assert archive.read(name) == content
-        assert archive.read("buildspec.yml") == b"version: 0.2\n"
+        assert archive.read("tfrunner.py") == b"print('runner')\n"
 
 
 def test_bundle_entries_have_fixed_timestamps_and_modes(build_files_dir: Path) -> None:
@@ -64,10 +64,10 @@ def test_nested_build_files_keep_their_relative_path(build_files_dir: Path) -> N
     assert "scripts/extra.sh" in {entry.filename for entry in _entries(bundle)}
 
 
-def test_missing_buildspec_is_refused(tmp_path: Path) -> None:
+def test_missing_runner_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     rendered = render_workspace(operator_config(), state_bucket=STATE_BUCKET)
-    with pytest.raises(FileNotFoundError, match=r"buildspec\.yml"):
+    with pytest.raises(FileNotFoundError, match=r"tfrunner\.py"):
         build_bundle(rendered, extra_files_dir=tmp_path / "empty")
     with pytest.raises(FileNotFoundError):
         build_bundle(rendered, extra_files_dir=tmp_path / "does-not-exist")
@@ -81,12 +81,11 @@ def test_a_build_file_may_not_shadow_a_rendered_file(build_files_dir: Path) -> N
 
 def test_default_build_files_come_from_the_layer_package() -> None:
     package_dir = Path(__file__).resolve().parents[3] / "layers/core/wandb_deployer/terraform_build"
-    if not (package_dir / "buildspec.yml").is_file():
-        pytest.skip("wandb_deployer/terraform_build/ has no buildspec.yml yet")
     bundle = build_bundle(render_workspace(operator_config(), state_bucket=STATE_BUCKET))
 
     names = {entry.filename for entry in _entries(bundle)}
-    assert "buildspec.yml" in names
+    assert {"tfrunner.py", "planfiles.py", "terraform-checksums.json", "build-requirements.txt"} <= names
+    assert "buildspec.yml" not in names  # it lives in the CodeBuild project
     assert "__init__.py" not in names
     expected = {
         path.name

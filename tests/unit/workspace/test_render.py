@@ -115,6 +115,20 @@ def test_backend_is_s3_with_native_locking_and_one_key_per_deployment() -> None:
     assert dev["terraform"]["backend"]["s3"]["region"] == "eu-west-1"
 
 
+def test_state_is_encrypted_with_the_deployers_key() -> None:
+    # Security review, item 2: `encrypt` alone makes Terraform write state with SSE-S3.
+    key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    rendered = render_workspace(operator_config(), state_bucket=STATE_BUCKET, state_kms_key_arn=key)
+    backend = _doc(rendered.files, "terraform.tf.json")["terraform"]["backend"]["s3"]
+    assert backend["encrypt"] is True and backend["kms_key_id"] == key
+
+
+@pytest.mark.parametrize("key", ["${file(\"/etc/passwd\")}", "alias/aws/s3", "arn:aws:kms:us-east-1:1:key/x\n"])
+def test_a_state_key_that_is_not_a_key_arn_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="KMS key ARN"):
+        render_workspace(operator_config(), state_bucket=STATE_BUCKET, state_kms_key_arn=key)
+
+
 def test_aws_provider_has_region_and_default_tags() -> None:
     providers = _doc(
         render_workspace(operator_config(deployment="prod", region="eu-central-1"), state_bucket=STATE_BUCKET).files,

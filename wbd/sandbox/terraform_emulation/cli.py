@@ -14,7 +14,20 @@ from wbd.sandbox.faults import take_fault_from_file
 from wbd.sandbox.terraform_emulation import EMULATION_LABEL
 from wbd.sandbox.terraform_emulation.app_wiring import mark_queue_wandb_reads
 from wbd.sandbox.terraform_emulation.apply import apply_saved_plan
-from wbd.sandbox.terraform_emulation.configuration import check_init, check_plan
+from wbd.sandbox.terraform_emulation.configuration import (
+    check_init,
+    check_plan,
+    provider_requirements,
+    resolved_calls,
+)
+from wbd.sandbox.terraform_emulation.dependencies import (
+    INCONSISTENT_LOCKS,
+    LOCK_FILE,
+    install_modules,
+    install_providers,
+    read_locks,
+    select_providers,
+)
 from wbd.sandbox.terraform_emulation.environment import clear_caches, read_environment
 from wbd.sandbox.terraform_emulation.errors import (
     BackendNotInitializedError,
@@ -26,7 +39,7 @@ from wbd.sandbox.terraform_emulation.errors import (
 from wbd.sandbox.terraform_emulation.load_balancer import publish_front_door
 from wbd.sandbox.terraform_emulation.locking import force_unlock, parse_duration, state_lock
 from wbd.sandbox.terraform_emulation.outputs import output_json
-from wbd.sandbox.terraform_emulation.plan import make_plan, read_plan_file, write_plan_file
+from wbd.sandbox.terraform_emulation.plan import make_plan, read_plan_file, read_plan_locks, write_plan_file
 from wbd.sandbox.terraform_emulation.reporting import BANNER, outputs_text, plan_text
 from wbd.sandbox.terraform_emulation.representation import plan_representation, state_representation
 from wbd.sandbox.terraform_emulation.state import check_backend_bucket, load_state
@@ -168,12 +181,16 @@ def cmd_init(arguments: Arguments, directory: Path) -> int:
         'Successfully configured the backend "s3"! Terraform will automatically\n'
         "use this backend unless the backend configuration changes."
     )
-    _say(
-        "Initializing modules... (emulated: "
-        + ", ".join(call.name for call in (workspace.aws_module, *workspace.other_modules))
-        + ")"
-    )
+    lockfile = arguments.flags.get("lockfile", "")
+    if lockfile not in ("", "readonly"):
+        raise UsageError(f'invalid value "{lockfile}" for -lockfile: only "readonly" is supported')
+    _say("Initializing modules... (emulated)")
+    for line in install_modules(directory, resolved_calls(directory), get=arguments.flags.get("get", "true") == "true"):
+        _say(line)
     _say("Initializing provider plugins... (emulated: no provider is installed)\n" + "\n".join(provider_lines))
+    selected = select_providers(provider_requirements(directory))
+    for line in install_providers(directory, selected, readonly=lockfile == "readonly"):
+        _say(line)
     _say("\nTerraform has been successfully initialized!")
     return 0
 
@@ -225,6 +242,11 @@ def cmd_apply(arguments: Arguments, directory: Path) -> int:
     if not (directory / INIT_DIR).is_dir():
         raise BackendNotInitializedError('Run "terraform init" before applying a saved plan.')
     plan = read_plan_file(directory / arguments.positionals[0])
+    planned_locks = read_plan_locks(directory / arguments.positionals[0])
+    working_locks = directory / LOCK_FILE
+    working = read_locks(working_locks.read_text(encoding="utf-8")) if working_locks.is_file() else {}
+    if planned_locks is not None and read_locks(planned_locks) != working:
+        raise ConfigurationError([INCONSISTENT_LOCKS])
     environment = read_environment()
     _say(BANNER)
     backend = plan.backend if _locking(arguments) else plan.backend.model_copy(update={"use_lockfile": False})
@@ -285,7 +307,11 @@ Command = Callable[[Arguments, Path], int]
 _COMMON_VALUED = {"input", "lock", "lock-timeout", "parallelism"}
 COMMANDS: dict[str, tuple[Command, set[str], set[str]]] = {
     "version": (cmd_version, set(), {"json"}),
-    "init": (cmd_init, _COMMON_VALUED | {"backend-config"}, {"no-color", "reconfigure", "upgrade", "migrate-state"}),
+    "init": (
+        cmd_init,
+        _COMMON_VALUED | {"backend-config", "lockfile"},
+        {"no-color", "reconfigure", "upgrade", "migrate-state", "get"},
+    ),
     "plan": (cmd_plan, _COMMON_VALUED | {"out"}, {"no-color", "detailed-exitcode", "refresh-only", "compact-warnings"}),
     "show": (cmd_show, set(), {"json", "no-color"}),
     "apply": (cmd_apply, _COMMON_VALUED, {"no-color", "auto-approve", "compact-warnings"}),

@@ -185,6 +185,11 @@ def check_init(directory: Path, terraform_version: str) -> list[str]:
     return lines
 
 
+def provider_requirements(directory: Path) -> dict[str, list[str]]:
+    """Provider source -> every version constraint on it in the configuration tree (what the lock file records)."""
+    return _provider_constraints(_documents(directory), resolved_calls(directory))
+
+
 def _allows_core(constraint: str, running: tuple[int, int, int]) -> bool:
     try:
         return parse_constraint(constraint, "core").allows(running)

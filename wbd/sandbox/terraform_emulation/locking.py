@@ -87,6 +87,7 @@ def _try_create(backend: S3Backend, info: dict[str, Any]) -> bool:
             Body=json.dumps(info).encode(),
             ContentType="application/json",
             IfNoneMatch="*",
+            **backend.encryption,
         )
     except ClientError as exc:
         if str(exc.response.get("Error", {}).get("Code")) in {

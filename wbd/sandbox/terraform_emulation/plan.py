@@ -1,5 +1,6 @@
 """Planning: refresh the state, compare it with the desired resources, and save the plan file (a zip like
-Terraform's: `tfplan` with this emulation's JSON, `tfstate` with the prior state, `tfconfig/*.tf.json`)."""
+Terraform's: `tfplan` with this emulation's JSON, `tfstate` with the prior state, `tfconfig/*.tf.json` and the
+`.terraform.lock.hcl` the plan was made with)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wbd.sandbox.terraform_emulation import EMULATION_NOTE
 from wbd.sandbox.terraform_emulation import file_storage as fs
+from wbd.sandbox.terraform_emulation.dependencies import LOCK_FILE
 from wbd.sandbox.terraform_emulation.environment import EmulationEnvironment, emulator_client
 from wbd.sandbox.terraform_emulation.errors import PlanFileError
 from wbd.sandbox.terraform_emulation.outputs import planned_outputs
@@ -210,6 +212,18 @@ def write_plan_file(path: Path, plan: SavedPlan, prior: State | None, workspace:
             archive.writestr("tfstate", json.dumps(prior.to_document(), indent=1))
         for name in workspace.config_files:
             archive.write(workspace.directory / name, f"tfconfig/{name}")
+        locks = workspace.directory / LOCK_FILE
+        if locks.is_file():  # as Terraform's plan files do: apply compares them with the working directory's
+            archive.write(locks, LOCK_FILE)
+
+
+def read_plan_locks(path: Path) -> str | None:
+    """The dependency lock file the plan was made with (None when the plan has none)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(LOCK_FILE).decode("utf-8") if LOCK_FILE in archive.namelist() else None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PlanFileError(f"{path.name} is not a plan file made by this emulation ({type(exc).__name__})") from exc
 
 
 def read_plan_file(path: Path) -> SavedPlan:

@@ -142,6 +142,8 @@ def save_state(backend: S3Backend, state: State) -> None:
     s3 = emulator_client("s3", backend.region)
     body = json.dumps(state.to_document(), indent=2, sort_keys=False).encode()
     try:
-        s3.put_object(Bucket=backend.bucket, Key=backend.key, Body=body, ContentType="application/json")
+        s3.put_object(
+            Bucket=backend.bucket, Key=backend.key, Body=body, ContentType="application/json", **backend.encryption
+        )
     except ClientError as exc:
         raise StateStorageError(f"cannot write state {backend.path}: {_error_code(exc)}") from exc

@@ -26,6 +26,19 @@ class S3Backend(BaseModel):
     key: str = Field(min_length=1)
     region: str = "us-east-1"
     use_lockfile: bool = False
+    encrypt: bool = False
+    kms_key_id: str = ""
+
+    @property
+    def encryption(self) -> dict[str, str]:
+        """What the S3 backend sends with every state and lock file write (hashicorp/terraform,
+        internal/backend/remote-state/s3/client.go): with `encrypt`, SSE-KMS when `kms_key_id` is set, else SSE-S3
+        (AES256); without `encrypt`, nothing (the bucket's default encryption applies)."""
+        if not self.encrypt:
+            return {}
+        if self.kms_key_id:
+            return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        return {"ServerSideEncryption": "AES256"}
 
     @property
     def lock_key(self) -> str:

@@ -31,7 +31,7 @@ from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue
 from wandb_deployer.workspace.bundle import build_bundle
-from wandb_deployer.workspace.publish import publish_bundle
+from wandb_deployer.workspace.publish import BundlePublishError, publish_bundle
 from wandb_deployer.workspace.render import render_workspace
 
 logger = Logger(child=True)
@@ -99,7 +99,7 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         deployment=request.deployment, table=settings.deployments_table, dynamodb=dynamodb
     )
     config = load_deployment_config(request.deployment, prefix=settings.parameter_prefix, ssm=client("ssm"))
-    rendered = render_workspace(config, state_bucket=settings.state_bucket)
+    rendered = render_workspace(config, state_bucket=settings.state_bucket, state_kms_key_arn=settings.kms_key_arn)
     values = snapshot_values(config)
     store_snapshot(
         deployment=config.deployment,
@@ -116,6 +116,10 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         kms_key_arn=settings.kms_key_arn,
         s3=client("s3"),
     )
+    if pointer.version_id is None:
+        # Builds start from exactly this version of the bundle (StartBuild's sourceVersion), never from whatever the
+        # key holds by then.
+        raise BundlePublishError(f"artifacts bucket {settings.artifacts_bucket!r} is not versioned: no bundle version")
     logger.info("workspace rendered", fingerprint=rendered.fingerprint, files=len(rendered.files))
     warnings = config_warnings(config, deployer_egress=settings.health_check_egress_cidrs)
     if warnings:

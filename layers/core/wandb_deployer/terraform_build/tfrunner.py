@@ -1,18 +1,22 @@
 """Runs Terraform inside CodeBuild for one wandb-deployer run: install, plan, drift, apply.
 
-Standalone on purpose: the standard library plus boto3 (imported lazily; the buildspec installs it when the build
-image lacks it). It never imports wandb_deployer, never runs a shell, and never prints an environment value:
-Terraform's own output is streamed to the build log with every known secret value masked.
+Standalone on purpose: the standard library, its sibling `planfiles.py`, and boto3 (imported lazily; the project's
+buildspec installs the pinned, hash-checked wheels of build-requirements.txt into .wbd/python). It never imports
+wandb_deployer, never runs a shell, and never prints an environment value: Terraform's own output is streamed to the
+build log with every known secret value masked.
 
 Phases (`python3 tfrunner.py <phase>`):
   install   use a `terraform` on PATH that reports exactly WBD_TERRAFORM_VERSION, else download that release from
             TERRAFORM_RELEASES_URL (default https://releases.hashicorp.com), verify its sha256 against
             terraform-checksums.json and unzip it into .wbd/bin under the build directory.
-  plan      init + plan -detailed-exitcode; uploads plan.tfplan, plan.json, plan.sha256, plan-result.json
-            (drift: -refresh-only, and outputs.json for the wiring and health checks).
-  drift     the same with -refresh-only.
-  apply     downloads plan.tfplan, refuses unless its sha256 equals WBD_APPROVED_PLAN_SHA256, applies exactly it,
-            uploads outputs.json (values of sensitive outputs dropped) and apply-result.json.
+  plan      reads the workspace's secret inputs from Parameter Store (workspace.json names them), init + plan
+            -detailed-exitcode; uploads plan.tfplan, plan.json (no values: see planfiles.py), plan.sha256,
+            plan-dependencies.zip (the lock file and downloaded modules) and plan-result.json (with both sha256s).
+  drift     the same with -refresh-only, plus outputs.json for the wiring and health checks.
+  apply     downloads plan.tfplan, refuses unless its sha256 equals WBD_APPROVED_PLAN_SHA256, unpacks the plan's
+            dependencies (refused unless their sha256 is the one plan-result.json recorded), initialises with
+            -lockfile=readonly -get=false, applies exactly that plan, uploads outputs.json (values of sensitive
+            outputs dropped) and apply-result.json.
   run       the action named by WBD_ACTION (plan | drift | apply).
 
 Environment: WBD_ARTIFACTS_BUCKET, WBD_RUN_PREFIX (runs/<deployment>/<execution>/), WBD_DEPLOYMENT,
@@ -24,7 +28,8 @@ While Terraform runs, s3://<bucket>/locks/<deployment>/holder.json names this bu
 lock left by a killed build from a live one; it is removed when Terraform ends on its own.
 
 Exit status: 0 when the phase succeeded (a plan with changes included), 1 on any failure (the build then FAILS; the
-result file says why with a code: StateLocked, StalePlan, PlanMismatch, ChecksumMismatch, ...), 2 on bad usage.
+result file says why with a code: StateLocked, StalePlan, PlanMismatch, DependenciesMismatch, ChecksumMismatch,
+...), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -48,11 +53,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# planfiles.py sits beside this file in the bundle (`python3 tfrunner.py` puts this directory first on sys.path).
+from planfiles import DependenciesError, pack_dependencies, redact_plan, unpack_dependencies
+
 CHECKSUMS_FILE = Path(__file__).with_name("terraform-checksums.json")
 INSTALL_DIR = Path(".wbd") / "bin"
 DEFAULT_RELEASES_URL = "https://releases.hashicorp.com"
 DEFAULT_PLUGIN_CACHE = ".terraform-plugin-cache"
 PLAN_FILE = "plan.tfplan"
+DEPENDENCIES_FILE = "plan-dependencies.zip"
+MANIFEST_FILE = "workspace.json"
 MASK = "(redacted)"
 ACTIONS = ("plan", "drift", "apply")
 ALWAYS_SECRET = ("TF_VAR_license",)
@@ -107,6 +117,14 @@ class PlanMismatch(RunnerError):
 
 class PlanNotFound(RunnerError):
     code = "PlanNotFound"
+
+
+class DependenciesMismatch(RunnerError):
+    code = "DependenciesMismatch"
+
+
+class SecretInputUnavailable(RunnerError):
+    code = "SecretInputUnavailable"
 
 
 def log(message: str, **fields: Any) -> None:
@@ -338,8 +356,10 @@ class Terraform:
     def version(self) -> str:
         return terraform_version_of(self.binary) or "unknown"
 
-    def init(self, lock_timeout: str) -> None:
-        code, markers = self.stream("init", "-input=false", "-no-color", f"-lock-timeout={lock_timeout}")
+    def init(self, lock_timeout: str, *, carried: bool = False) -> None:
+        """`carried`: the plan build's lock file and modules are in place; install exactly those, download nothing."""
+        pinned = ["-lockfile=readonly", "-get=false"] if carried else []
+        code, markers = self.stream("init", "-input=false", "-no-color", *pinned, f"-lock-timeout={lock_timeout}")
         if code != 0:
             if _LOCK_MARKER in markers:
                 raise StateLocked("terraform init could not acquire the state lock")
@@ -380,6 +400,16 @@ class Artifacts:
             self.s3.download_file(self.settings.bucket, key, str(destination))
         except ClientError as exc:
             raise PlanNotFound(f"s3://{self.settings.bucket}/{key} could not be read") from exc
+
+    def get_bytes(self, name: str, missing: type[RunnerError] = PlanNotFound) -> bytes:
+        from botocore.exceptions import ClientError
+
+        key = self.settings.run_prefix + name
+        try:
+            body: bytes = self.s3.get_object(Bucket=self.settings.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            raise missing(f"s3://{self.settings.bucket}/{key} could not be read") from exc
+        return body
 
     def read_holder(self) -> Any:
         from botocore.exceptions import ClientError
@@ -453,10 +483,48 @@ def drop_sensitive_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def secret_inputs(workdir: Path) -> dict[str, str]:
+    """`TF_VAR_<name>` -> SSM parameter name of every secret input, as the rendered workspace.json lists them."""
+    manifest = workdir / MANIFEST_FILE
+    if not manifest.is_file():
+        return {}
+    listed = json.loads(manifest.read_text(encoding="utf-8")).get("secret_variables") or {}
+    return {f"TF_VAR_{variable}": str(parameter) for variable, parameter in sorted(listed.items())}
+
+
+def read_secret_inputs(wanted: Mapping[str, str], ssm: Any) -> dict[str, str]:
+    """The secret inputs' values from Parameter Store (decrypted), by environment variable name."""
+    from botocore.exceptions import ClientError
+
+    names = sorted(set(wanted.values()))
+    values: dict[str, str] = {}
+    for start in range(0, len(names), 10):
+        try:
+            found = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "ClientError")
+            raise SecretInputUnavailable(f"reading the secret inputs from Parameter Store failed ({code})") from exc
+        if found.get("InvalidParameters"):
+            raise SecretInputUnavailable("secret input parameter(s) missing: " + ", ".join(found["InvalidParameters"]))
+        values.update({item["Name"]: str(item["Value"]) for item in found.get("Parameters", [])})
+    return {variable: values[parameter] for variable, parameter in wanted.items()}
+
+
 # --- phases ----------------------------------------------------------------------------------------------------
 
 
-def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSettings) -> int:
+def use_secret_inputs(tf: Terraform, ssm: Any) -> None:
+    """Read the workspace's secret inputs into terraform's environment (TF_VAR_<name>), masked from then on."""
+    wanted = secret_inputs(tf.workdir)
+    if not wanted:
+        return
+    values = read_secret_inputs(wanted, ssm)
+    tf.env.update(values)
+    tf.secrets = sorted(set(tf.secrets) | {value for value in values.values() if value}, key=len, reverse=True)
+    log("secret inputs read from Parameter Store", variables=sorted(wanted))
+
+
+def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSettings, *, ssm: Any = None) -> int:
     result: dict[str, Any] = {
         "action": action,
         "exit_code": None,
@@ -466,6 +534,7 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
         "error": None,
     }
     try:
+        use_secret_inputs(tf, ssm)
         with StateLockHolder(artifacts, action):
             tf.init(settings.lock_timeout)
             args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", "-detailed-exitcode"]
@@ -478,11 +547,14 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
                 if _LOCK_MARKER in markers:
                     raise StateLocked("terraform plan could not acquire the state lock")
                 raise TerraformFailed(f"terraform plan exited with {code}")
-        plan_json = mask_json(json.loads(tf.capture("show", "-json", PLAN_FILE)), tf.secrets)
+        plan_json = mask_json(redact_plan(json.loads(tf.capture("show", "-json", PLAN_FILE))), tf.secrets)
         plan_sha = sha256_file(tf.workdir / PLAN_FILE)
+        dependencies = pack_dependencies(tf.workdir)
         artifacts.put(PLAN_FILE, (tf.workdir / PLAN_FILE).read_bytes(), "application/octet-stream")
         artifacts.put("plan.json", json.dumps(plan_json).encode())
         artifacts.put("plan.sha256", f"{plan_sha}  {PLAN_FILE}\n".encode(), "text/plain")
+        artifacts.put(DEPENDENCIES_FILE, dependencies, "application/zip")
+        result["dependencies_sha256"] = hashlib.sha256(dependencies).hexdigest()
         if action == "drift":
             # The drift check verifies wiring and health against what the state says was built.
             outputs = drop_sensitive_outputs(json.loads(tf.capture("output", "-json") or b"{}"))
@@ -495,6 +567,27 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
     artifacts.put_json("plan-result.json", result)
     log("plan recorded", action=action, has_changes=result["has_changes"], plan_sha256=result["plan_sha256"])
     return 0
+
+
+def carry_dependencies(workdir: Path, artifacts: Artifacts) -> None:
+    """Put the plan build's lock file and modules into the apply's workspace, exactly as the plan build recorded them.
+
+    The bundle carries no lock file; one left by anything else is replaced. Raises DependenciesMismatch when the
+    archive is not the one whose sha256 the plan build recorded in plan-result.json, or holds anything else."""
+    try:
+        recorded = json.loads(artifacts.get_bytes("plan-result.json")).get("dependencies_sha256")
+    except ValueError as exc:
+        raise DependenciesMismatch("plan-result.json of the run is not readable") from exc
+    blob = artifacts.get_bytes(DEPENDENCIES_FILE, DependenciesMismatch)
+    if not isinstance(recorded, str) or hashlib.sha256(blob).hexdigest() != recorded:
+        raise DependenciesMismatch("the plan's dependencies are not the ones the plan build recorded; nothing applied")
+    (workdir / ".terraform.lock.hcl").unlink(missing_ok=True)
+    shutil.rmtree(workdir / ".terraform" / "modules", ignore_errors=True)
+    try:
+        entries = unpack_dependencies(blob, workdir)
+    except (DependenciesError, zipfile.BadZipFile) as exc:
+        raise DependenciesMismatch(str(exc)) from exc
+    log("plan dependencies carried", files=len(entries), sha256=recorded)
 
 
 def phase_apply(tf: Terraform, artifacts: Artifacts, settings: RunSettings, approved_sha256: str) -> int:
@@ -511,8 +604,9 @@ def phase_apply(tf: Terraform, artifacts: Artifacts, settings: RunSettings, appr
         result["plan_sha256"] = plan_sha = sha256_file(plan_path)
         if not approved_sha256 or plan_sha != approved_sha256.strip().lower():
             raise PlanMismatch("the run's saved plan is not the approved plan; nothing was applied")
+        carry_dependencies(tf.workdir, artifacts)
         with StateLockHolder(artifacts, "apply"):
-            tf.init(settings.lock_timeout)
+            tf.init(settings.lock_timeout, carried=True)
             code, markers = tf.stream(
                 "apply", "-input=false", "-no-color", f"-lock-timeout={settings.lock_timeout}", PLAN_FILE
             )
@@ -534,11 +628,15 @@ def phase_apply(tf: Terraform, artifacts: Artifacts, settings: RunSettings, appr
     return 0
 
 
-def s3_client() -> Any:
+def aws_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
+def s3_client() -> Any:
+    return aws_client("s3")
 
 
 def run_action(action: str, env: Mapping[str, str], workdir: Path) -> int:
@@ -546,8 +644,9 @@ def run_action(action: str, env: Mapping[str, str], workdir: Path) -> int:
     artifacts = Artifacts(s3_client(), settings)
     tf = Terraform.for_build(env, workdir)
     if action == "apply":
+        # A saved plan holds every input value: the apply reads no secret (nor the license).
         return phase_apply(tf, artifacts, settings, env.get("WBD_APPROVED_PLAN_SHA256", ""))
-    return phase_plan(action, tf, artifacts, settings)
+    return phase_plan(action, tf, artifacts, settings, ssm=aws_client("ssm") if secret_inputs(workdir) else None)
 
 
 def main(argv: list[str], *, env: Mapping[str, str] | None = None, workdir: Path | None = None) -> int:

@@ -1,7 +1,9 @@
 """The workspace bundle: one deterministic zip that is a CodeBuild run's source.
 
 At its root: the rendered workspace files and every file of the package directory `wandb_deployer/terraform_build/`
-(buildspec.yml, the runner, the pinned Terraform checksums), except Python caches and `__init__.py`. Entries are
+(the runner, its plan files module, the pinned Terraform checksums and build requirements), except Python caches and
+`__init__.py`. The buildspec is not in it: it lives in the CodeBuild project, which checks these files' sha256s before
+running anything from the bundle. Entries are
 sorted, timestamps fixed, permissions fixed: the same workspace always gives the same bytes.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from wandb_deployer.workspace.render import RenderedWorkspace
 
-BUILDSPEC = "buildspec.yml"
+RUNNER = "tfrunner.py"
 BUILD_FILES_PACKAGE_DIR = "terraform_build"
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip entry can carry
@@ -28,7 +30,7 @@ _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 def build_bundle(rendered: RenderedWorkspace, *, extra_files_dir: Path | None = None) -> bytes:
     """Zip `rendered` with the build files (from `extra_files_dir`, else the layer's `terraform_build/`).
 
-    Raises FileNotFoundError when the build files have no `buildspec.yml` (CodeBuild reads it from the zip root) and
+    Raises FileNotFoundError when the build files have no `tfrunner.py` (the project's buildspec runs it) and
     ValueError when a build file would shadow a rendered file.
     """
     build_root: Traversable = (
@@ -37,8 +39,8 @@ def build_bundle(rendered: RenderedWorkspace, *, extra_files_dir: Path | None = 
         else resources.files("wandb_deployer").joinpath(BUILD_FILES_PACKAGE_DIR)
     )
     build_files = dict(_build_files(build_root, prefix=""))
-    if BUILDSPEC not in build_files:
-        raise FileNotFoundError(f"{BUILDSPEC} is missing from the build files ({BUILD_FILES_PACKAGE_DIR}/)")
+    if RUNNER not in build_files:
+        raise FileNotFoundError(f"{RUNNER} is missing from the build files ({BUILD_FILES_PACKAGE_DIR}/)")
     clashes = sorted(set(build_files) & set(rendered.files))
     if clashes:
         raise ValueError(f"build files would overwrite rendered workspace files: {clashes}")

@@ -86,6 +86,7 @@ _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _DEPLOYMENT = re.compile(DEPLOYMENT_NAME_PATTERN)
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,10 @@ class _Releases:
     wiring: AppWiring | None
 
 
-def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> RenderedWorkspace:
-    """Render `config` as a deterministic Terraform workspace whose state lives in `state_bucket`.
+def render_workspace(config: DeploymentConfig, *, state_bucket: str, state_kms_key_arn: str = "") -> RenderedWorkspace:
+    """Render `config` as a deterministic Terraform workspace whose state lives in `state_bucket`, encrypted with
+    `state_kms_key_arn` (the deployer's key: the S3 backend's `encrypt` alone asks for SSE-S3, which would override the
+    bucket's KMS default and which the state bucket's policy refuses).
 
     Everything module-specific comes from the contract of the exact releases in use: variable types and sensitivity,
     provider constraints, output names, how the kubernetes/helm providers reach the cluster, and (legacy) how the app
@@ -132,7 +135,7 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> Rendered
     deployment name, region, versions or bucket, non-JSON values).
     """
     deployer = config.deployer
-    _check_patterns(config, state_bucket)
+    _check_patterns(config, state_bucket, state_kms_key_arn)
     releases = _check_compatibility(config)
     legacy = deployer.generation == "legacy"
     infra_inputs = _inputs(config.infra, releases.aws, section="infra", prefix="")
@@ -154,7 +157,9 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str) -> Rendered
     fingerprint = desired_fingerprint(config)
     state_key = f"deployments/{config.deployment}/terraform.tfstate"
     documents: dict[str, Any] = {
-        TERRAFORM_FILE: _terraform_block(config, releases, state_bucket=state_bucket, state_key=state_key),
+        TERRAFORM_FILE: _terraform_block(
+            config, releases, state_bucket=state_bucket, state_key=state_key, kms_key_arn=state_kms_key_arn
+        ),
         PROVIDERS_FILE: _providers(config, releases.aws),
         VARIABLES_FILE: _variables(variables.values()),
         MAIN_FILE: _modules(config, infra_inputs, app_inputs, releases),
@@ -200,11 +205,13 @@ def _version(version: str) -> tuple[int, int, int]:
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
-def _check_patterns(config: DeploymentConfig, state_bucket: str) -> None:
+def _check_patterns(config: DeploymentConfig, state_bucket: str, kms_key_arn: str) -> None:
     """Everything outside tfvars must be inert: re-check the validated settings that do appear in `.tf.json`."""
     deployer = config.deployer
     if not _DEPLOYMENT.fullmatch(config.deployment):
         raise ValueError("deployment name does not match " + DEPLOYMENT_NAME_PATTERN)
+    if kms_key_arn and not _KMS_KEY_ARN.fullmatch(kms_key_arn):
+        raise ValueError("the state's KMS key is not a KMS key ARN")
     if not _REGION.fullmatch(deployer.region):
         raise ValueError("deployer/region is not an AWS region name")
     if not _BUCKET.fullmatch(state_bucket):
@@ -307,15 +314,17 @@ def required_providers(aws: ReleaseInterface, app: ReleaseInterface | None) -> d
 
 
 def _terraform_block(
-    config: DeploymentConfig, releases: _Releases, *, state_bucket: str, state_key: str
+    config: DeploymentConfig, releases: _Releases, *, state_bucket: str, state_key: str, kms_key_arn: str
 ) -> dict[str, Any]:
-    backend = {
+    backend: dict[str, Any] = {
         "bucket": state_bucket,
         "key": state_key,
         "region": config.deployer.region,
         "encrypt": True,
         "use_lockfile": True,
     }
+    if kms_key_arn:
+        backend["kms_key_id"] = kms_key_arn
     return {
         "terraform": {
             "required_version": "= " + config.deployer.terraform_version,
