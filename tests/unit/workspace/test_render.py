@@ -123,7 +123,7 @@ def test_state_is_encrypted_with_the_deployers_key() -> None:
     assert backend["encrypt"] is True and backend["kms_key_id"] == key
 
 
-@pytest.mark.parametrize("key", ["${file(\"/etc/passwd\")}", "alias/aws/s3", "arn:aws:kms:us-east-1:1:key/x\n"])
+@pytest.mark.parametrize("key", ['${file("/etc/passwd")}', "alias/aws/s3", "arn:aws:kms:us-east-1:1:key/x\n"])
 def test_a_state_key_that_is_not_a_key_arn_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="KMS key ARN"):
         render_workspace(operator_config(), state_bucket=STATE_BUCKET, state_kms_key_arn=key)
