@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
 
-.PHONY: setup demo test lint unit e2e bench mutation build clean contract contract-check terraform-validate
+.PHONY: setup demo test lint unit e2e bench mutation build clean contract contract-check terraform-validate buildspec-pins
 
 $(BIN)/wbd: pyproject.toml layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ contract-check: $(BIN)/wbd
 ## (needs a terraform binary and network access; the tests skip otherwise).
 terraform-validate: $(BIN)/wbd
 	WBD_NETWORK_TESTS=1 $(BIN)/pytest -m network -p no:socket
+
+## After changing a file of layers/core/wandb_deployer/terraform_build/: the CodeBuild project's buildspec pins each by
+## sha256 (template.yaml), so update the pins.
+buildspec-pins: $(BIN)/wbd
+	$(BIN)/python -m wbd.build_pins
 
 build: setup
 	PATH="$$(pyenv prefix 3.12.1 2>/dev/null)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build

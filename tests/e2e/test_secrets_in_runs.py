@@ -44,13 +44,16 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
         if event.get("taskScheduledEventDetails", {}).get("resourceType") == "codebuild"
     ]
     assert len(build_tasks) == 2  # plan and apply
-    for parameters in build_tasks:
-        (variable,) = [v for v in parameters["EnvironmentVariablesOverride"] if v["Name"] == "TF_VAR_license"]
-        assert variable == {
-            "Name": "TF_VAR_license",
-            "Type": "PARAMETER_STORE",
-            "Value": "/wandb-deployer/demo/infra/license",
-        }
+    plan_build, apply_build = build_tasks
+    (variable,) = [v for v in plan_build["EnvironmentVariablesOverride"] if v["Name"] == "TF_VAR_license"]
+    assert variable == {
+        "Name": "TF_VAR_license",
+        "Type": "PARAMETER_STORE",
+        "Value": "/wandb-deployer/demo/infra/license",
+    }
+    # (the apply applies the saved plan, which holds its inputs: it is never handed the license)
+    assert not [v for v in apply_build["EnvironmentVariablesOverride"] if v["Name"].startswith("TF_VAR_")]
+    assert apply_build["ServiceRoleOverride"] == deployer.sandbox.attribute("TerraformApplyRole", "Arn")
 
     # and the license is nowhere in what the run produced (the saved plan excepted, see below);
     assert license_leaks(deployer, license_value, notifications) == []
@@ -64,6 +67,12 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
         head = s3.head_object(Bucket=deployer.artifacts_bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] in (key_arn, key_arn.rsplit("/", 1)[-1])
+
+    # Terraform state, which holds the license too, is written with the deployer's key (security review, item 2).
+    state_bucket = str(deployer.sandbox.physical("StateBucket"))
+    head = s3.head_object(Bucket=state_bucket, Key=f"deployments/{deployment}/terraform.tfstate")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] in (key_arn, key_arn.rsplit("/", 1)[-1])
 
     # Control: the scan does see a license where it should not be (a table item, an artifact, a zipped workspace file,
     # a message).

@@ -62,7 +62,7 @@ def test_every_build_file_is_pinned_by_its_current_sha256_before_anything_runs(b
         for name, digest in pinned.items()
         if hashlib.sha256((RUNNER_DIR / name).read_bytes()).hexdigest() != digest
     }
-    assert not stale, f"update the pinned sha256s in template.yaml's TerraformProject buildspec: {stale}"
+    assert not stale, f"template.yaml's buildspec pins stale sha256s (run `make buildspec-pins`): {stale}"
 
 
 def test_what_the_build_installs_is_pinned_by_hash(buildspec: dict[str, Any]) -> None:
