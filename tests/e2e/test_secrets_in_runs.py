@@ -27,8 +27,15 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
     notifications = NotificationCapture.subscribe(deployer)
     license_value = unique_license()
 
-    # Given a first install under the policy `always`: plan, approval gate, apply, outputs, wiring and health
-    deployment = deployer.push(OPERATOR_EXAMPLE, license_value=license_value, deployer={"approval": "always"})
+    # Given a first install under the policy `always`: plan, approval gate, apply, outputs, wiring and health, with a
+    # secret input too (a token in other_wandb_env: a SecureString the plan build reads itself)
+    token = f"gorilla-token-{license_value.rsplit('.', 1)[-1][:12]}"
+    deployment = deployer.push(
+        OPERATOR_EXAMPLE,
+        license_value=license_value,
+        deployer={"approval": "always"},
+        infra={"other_wandb_env": {"GORILLA_TOKEN": token}},
+    )
     pending = deployer.wait_for_approval(deployment).pending_approval
     assert pending is not None
     deployer.answer(deployment, pending.plan_sha256, approve=True)
@@ -55,8 +62,12 @@ def test_the_license_reaches_terraform_only_through_parameter_store(deployer: Sa
     assert not [v for v in apply_build["EnvironmentVariablesOverride"] if v["Name"].startswith("TF_VAR_")]
     assert apply_build["ServiceRoleOverride"] == deployer.sandbox.attribute("TerraformApplyRole", "Arn")
 
-    # and the license is nowhere in what the run produced (the saved plan excepted, see below);
+    # and the license is nowhere in what the run produced (the saved plan excepted, see below), nor the secret input
+    # (the emulated plan fails without a value for it: it did reach Terraform);
     assert license_leaks(deployer, license_value, notifications) == []
+    assert license_leaks(deployer, token, notifications) == []
+    stored = client("ssm").get_parameter(Name="/wandb-deployer/demo/infra/other_wandb_env")["Parameter"]
+    assert stored["Type"] == "SecureString"
 
     # the saved plan, the one artifact allowed to hold it, is KMS-encrypted under the deployer's key.
     s3 = client("s3")

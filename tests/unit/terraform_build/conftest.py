@@ -37,6 +37,11 @@ with open(os.environ["FAKE_TF_CALLS"], "a") as calls:
         "tf_in_automation": os.environ.get("TF_IN_AUTOMATION"),
         "plugin_cache": os.environ.get("TF_PLUGIN_CACHE_DIR"),
         "tf_vars": sorted(name for name in os.environ if name.startswith("TF_VAR_")),
+        "auto_tfvars": {
+            name: sorted(json.load(open(name)))
+            for name in sorted(os.listdir("."))
+            if name.endswith(".auto.tfvars.json")
+        },
     }) + "\n")
 license = os.environ.get("TF_VAR_license", "")
 command = args[0] if args else ""
@@ -71,9 +76,10 @@ elif command == "plan":
     mode = cfg.get("plan", 2)
     print("  # helm_release.operator will be updated in-place")
     print("      ~ license = " + license)
-    for name in sorted(os.environ):
-        if name.startswith("TF_VAR_") and name != "TF_VAR_license":
-            print("      ~ " + name[7:] + " = " + os.environ[name])  # a careless module printing a secret input
+    for name in sorted(os.listdir(".")):
+        if name.endswith(".auto.tfvars.json"):
+            for variable, value in sorted(json.load(open(name)).items()):
+                print("      ~ " + variable + " = " + json.dumps(value))  # a careless module printing a secret
     if mode == "locked":
         fail("Error: Error acquiring the state lock\n\nLock Info:\n  ID: 1234")
     if mode == 1:

@@ -197,13 +197,13 @@ def test_the_apply_reads_no_secret_input(
 ) -> None:
     # A saved plan holds every input value: the apply build neither gets the license nor reads secret inputs.
     monkeypatch.delenv("TF_VAR_license")
-    manifest = {"secret_variables": {"oidc_secret": "/wandb-deployer/prod/infra/oidc_secret"}}  # no such parameter
+    manifest = {"secret_variables": {"oidc_secret": {"parameter": "/wandb-deployer/prod/infra/oidc_secret"}}}
     (fake_terraform.workspace / "workspace.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     assert tfrunner.main(["apply"]) == 0
 
     apply_call = next(call for call in fake_terraform.calls() if call["args"][0] == "apply")
-    assert apply_call["tf_vars"] == []
+    assert apply_call["tf_vars"] == [] and apply_call["auto_tfvars"] == {}  # (that parameter does not even exist)
 
 
 @pytest.mark.parametrize(

@@ -284,34 +284,45 @@ def test_the_plan_keeps_its_lock_file_and_modules_for_the_apply(
     assert head["ServerSideEncryption"] == "aws:kms"
 
 
-def test_secret_inputs_come_from_parameter_store_reach_terraform_as_tf_vars_and_are_masked(
+def test_secret_inputs_come_from_parameter_store_in_a_tfvars_file_that_lives_only_for_the_plan(
     tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any, capfd: Any
 ) -> None:
     # Given a workspace whose manifest names its secret inputs' parameters (never their values)
     secret = "oidc-client-secret-8e2d-NEVER-PRINTED"
+    token = 'api-token-${file("/etc/passwd")}-6b1a'  # stays an inert string: a tfvars JSON file, not a TF_VAR_
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/wandb-deployer/prod/infra/oidc_secret", Value=secret, Type="SecureString")
-    manifest = {"secret_variables": {"oidc_secret": "/wandb-deployer/prod/infra/oidc_secret"}}
+    env_value = json.dumps({"GORILLA_TOKEN": token})
+    ssm.put_parameter(Name="/wandb-deployer/prod/infra/other_wandb_env", Value=env_value, Type="SecureString")
+    manifest = {
+        "secret_variables": {
+            "oidc_secret": {"parameter": "/wandb-deployer/prod/infra/oidc_secret", "json": False},
+            "other_wandb_env": {"parameter": "/wandb-deployer/prod/infra/other_wandb_env", "json": True},
+        }
+    }
     (fake_terraform.workspace / "workspace.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     # When the plan runs
     assert tfrunner.main(["plan"]) == 0
 
-    # Then terraform got it as TF_VAR_oidc_secret, and no log line or artifact but the saved plan holds it
+    # Then terraform found both in a tfvars file, gone after the plan; nothing but the saved plan holds them
     plan_call = next(call for call in fake_terraform.calls() if call["args"][0] == "plan")
-    assert "TF_VAR_oidc_secret" in plan_call["tf_vars"]
+    assert plan_call["auto_tfvars"] == {"zz-secret-inputs.auto.tfvars.json": ["oidc_secret", "other_wandb_env"]}
+    assert plan_call["tf_vars"] == ["TF_VAR_license"]
+    assert not (fake_terraform.workspace / "zz-secret-inputs.auto.tfvars.json").exists()
     captured = capfd.readouterr()
-    assert secret not in captured.out + captured.err
-    assert "~ oidc_secret = (redacted)" in captured.out
-    for key in object_keys(s3):
-        if not key.endswith("plan.tfplan"):
-            assert secret.encode() not in object_body(s3, key), key
+    for value in (secret, token):
+        assert value not in captured.out + captured.err
+        for key in object_keys(s3):
+            if not key.endswith("plan.tfplan"):
+                assert value.encode() not in object_body(s3, key), key
+    assert '~ oidc_secret = "(redacted)"' in captured.out
 
 
 def test_a_missing_secret_input_fails_the_plan_before_terraform_runs(
     tfrunner: ModuleType, fake_terraform: FakeTerraform, s3: Any, capfd: Any
 ) -> None:
-    manifest = {"secret_variables": {"oidc_secret": "/wandb-deployer/prod/infra/oidc_secret"}}
+    manifest = {"secret_variables": {"oidc_secret": {"parameter": "/wandb-deployer/prod/infra/oidc_secret"}}}
     (fake_terraform.workspace / "workspace.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     assert tfrunner.main(["plan"]) == 1

@@ -25,11 +25,21 @@ def test_rendered_workspace_plans_and_applies(
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=STATE_BUCKET)
     for path in workspace.iterdir():
         path.unlink()
-    deployment = config(region="us-east-1")
-    render_workspace(deployment, state_bucket=STATE_BUCKET).write_to(workspace)
+    desired = config(region="us-east-1")
+    rendered = render_workspace(desired, state_bucket=STATE_BUCKET)
+    rendered.write_to(workspace)
     # the module puts W&B's record in an existing zone (a missing one fails the legacy module's apply)
-    provide_hosted_zone(deployment.infra["zone_id"], deployment.infra["domain_name"], route53=boto3.client("route53"))
+    provide_hosted_zone(desired.infra["zone_id"], desired.infra["domain_name"], route53=boto3.client("route53"))
     assert terraform("init", "-input=false", "-no-color", "-lock-timeout=300s").code == 0
+    # Secret inputs are not in the workspace: without the plan build's tfvars file for them, the plan refuses
+    secret_inputs = json.loads(rendered.files["workspace.json"])["secret_variables"]
+    assert secret_inputs  # other_wandb_env
+    refused = terraform("plan", "-input=false", "-no-color", "-out=tfplan", "-lock-timeout=300s")
+    assert refused.code == 1 and "No value for required variable" in refused.err
+    values = {**desired.infra, **{f"app_{key}": value for key, value in desired.app.items()}}
+    (workspace / "zz-secret-inputs.auto.tfvars.json").write_text(
+        json.dumps({name: values[name] for name in secret_inputs})
+    )
     plan = terraform("plan", "-input=false", "-no-color", "-out=tfplan", "-detailed-exitcode", "-lock-timeout=300s")
     assert plan.code == 2, plan.text
     assert terraform("apply", "-input=false", "-no-color", "-lock-timeout=300s", "tfplan").code == 0

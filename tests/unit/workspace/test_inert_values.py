@@ -84,17 +84,19 @@ def test_tfvars_hold_hostile_values_exactly() -> None:
     infra = _hostile_operator_infra()
     files = render_workspace(operator_config(infra=infra), state_bucket=STATE_BUCKET).files
 
-    assert json.loads(files["terraform.tfvars.json"]) == infra
+    # other_wandb_env is a secret input: the plan build reads it from its parameter into a tfvars file of its own
+    assert json.loads(files["terraform.tfvars.json"]) == {k: v for k, v in infra.items() if k != "other_wandb_env"}
     assert files["terraform.tfvars.json"].isascii()
+    assert set(json.loads(files["workspace.json"])["secret_variables"]) == {"other_wandb_env"}
 
 
 def test_hostile_app_values_round_trip_in_tfvars() -> None:
-    app = {"wandb_version": LONG, "other_wandb_env": {**HOSTILE_KEYS, "v": UNICODE}}
+    app = {"wandb_version": LONG, "service_account_annotations": {**HOSTILE_KEYS, "v": UNICODE}}
     files = render_workspace(legacy_config(app=app), state_bucket=STATE_BUCKET).files
 
     tfvars = json.loads(files["terraform.tfvars.json"])
     assert tfvars["app_wandb_version"] == LONG
-    assert tfvars["app_other_wandb_env"] == app["other_wandb_env"]
+    assert tfvars["app_service_account_annotations"] == app["service_account_annotations"]
 
 
 @pytest.mark.parametrize(
@@ -198,6 +200,11 @@ def test_real_terraform_keeps_tfvars_values_inert(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr[-2000:]
         return done.stdout
 
+    # the plan build writes the secret inputs (other_wandb_env here) into a tfvars JSON file of their own
+    secret_inputs = json.loads(rendered.files["workspace.json"])["secret_variables"]
+    (workspace / "zz-secret-inputs.auto.tfvars.json").write_text(
+        json.dumps({name: infra[name] for name in secret_inputs})
+    )
     terraform("init", "-input=false", "-no-color")
     terraform("apply", "-auto-approve", "-input=false", "-no-color")
     outputs = json.loads(terraform("output", "-json"))

@@ -237,7 +237,7 @@ def test_variables_take_their_types_from_the_contract_and_the_license_is_sensiti
     assert set(variables) == {"license", *OPERATOR_INFRA}
     assert variables["allowed_inbound_cidr"] == {"type": "list(string)"}
     assert variables["use_internal_queue"] == {"type": "bool"}
-    assert variables["other_wandb_env"] == {"type": "map(any)"}
+    assert variables["other_wandb_env"] == {"type": "map(any)", "sensitive": True}  # a secret input
     assert variables["license"]["sensitive"] is True
     assert variables["license"]["type"] == "string"
     assert "default" not in variables["license"]
@@ -280,8 +280,29 @@ def test_tfvars_hold_exactly_the_user_inputs() -> None:
         "eks_cluster_version": "1.29",
         "use_internal_queue": False,
         "app_wandb_version": "0.51.2",
-        "app_other_wandb_env": {"A": "b"},
     }
+    # the secret input is read by the plan build from its parameter
+    assert _doc(files, "workspace.json")["secret_variables"] == {
+        "app_other_wandb_env": {"parameter": "/wandb-deployer/legacy/app/other_wandb_env", "json": True}
+    }
+
+
+def test_secret_inputs_are_sensitive_and_never_in_tfvars() -> None:
+    # Security review, item 7: every variable the contract marks sensitive, and the named ones.
+    infra = {"namespace": "wandb", "other_wandb_env": {"TOKEN": "t0ken-1"}, "external_redis_params": {"a": "b"}}
+    app = {"wandb_version": "0.51.2", "oidc_secret": "oidc-s3cret", "other_wandb_secrets": {"K": "v4lue"}}
+    rendered = render_workspace(legacy_config(infra=infra, app=app), state_bucket=STATE_BUCKET, parameter_prefix="/p")
+    variables = _doc(rendered.files, "variables.tf.json")["variable"]
+    secret = {"other_wandb_env", "external_redis_params", "app_oidc_secret", "app_other_wandb_secrets"}
+    for name in secret:
+        assert variables[name]["sensitive"] is True
+    assert not secret & set(_doc(rendered.files, "terraform.tfvars.json"))
+    listed = _doc(rendered.files, "workspace.json")["secret_variables"]
+    assert set(listed) == secret
+    assert listed["app_oidc_secret"] == {"parameter": "/p/legacy/app/oidc_secret", "json": False}
+    everything = b"".join(rendered.files.values())
+    for value in (b"t0ken-1", b"oidc-s3cret", b"v4lue"):
+        assert value not in everything
 
 
 def test_manifest_names_versions_state_and_fingerprint() -> None:

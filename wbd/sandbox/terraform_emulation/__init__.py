@@ -12,7 +12,8 @@ What it models
   plan with `-detailed-exitcode`: 2 when there are changes).
 - Workspace: `*.tf.json` (the `terraform.backend.s3` block: bucket, key, region, use_lockfile; `module` calls with
   `source` `wandb/wandb/aws` + `version`, and the legacy `wandb/wandb/kubernetes`, which has no observable resources)
-  and `terraform.tfvars.json` (namespace, use_internal_queue, bucket_name, domain_name, subdomain).
+  and `terraform.tfvars.json` then `*.auto.tfvars.json` (namespace, use_internal_queue, bucket_name, domain_name,
+  subdomain; the plan build writes secret inputs into an auto tfvars file).
   From aws module 4.0.0 the `license` variable is required: `TF_VAR_license` must be set, else the plan fails with
   "No value for required variable". Its value is never read, printed, planned or stored.
 - Resources (the module's S3 -> SQS wiring, in the aws module's call `<call>`):

@@ -161,6 +161,8 @@ def load_workspace(directory: Path) -> Workspace:
     documents = {path.name: _read_json(path) for path in files}
     tfvars_path = directory / TFVARS_FILE
     variables = _read_json(tfvars_path) if tfvars_path.exists() else {}
+    for auto in sorted(directory.glob("*.auto.tfvars.json")):  # as Terraform: after terraform.tfvars, lexical order
+        variables.update(_read_json(auto))
     calls = _module_calls(documents)
     aws_calls = [call for call in calls if _is_module(call.source, AWS_MODULE_SOURCE)]
     if len(aws_calls) != 1:

@@ -74,6 +74,9 @@ class DeploymentConfig(BaseModel):
     # upgrade guards' `force`); any new value grants it once. Operational, not desired state: never in a file, not
     # part of the fingerprint.
     allow_downgrade: str | None = Field(default=None, exclude=True)
+    # From SSM the license and the API key are not read, only their presence: `<section>/<key>` -> parameter version
+    # (the fingerprint changes when a new version is stored).
+    secret_versions: dict[str, int] = Field(default_factory=dict, repr=False, exclude=True)
 
     @property
     def license_section(self) -> Literal["infra", "app"]:

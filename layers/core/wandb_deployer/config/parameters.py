@@ -2,8 +2,9 @@
 
 Values are strings: booleans `true`/`false`, numbers in decimal, lists as StringList (or a JSON list when an element
 holds a comma, or the list is empty), maps and objects as JSON. Secrets are SecureStrings: `infra/license` (operator
-generation), `app/license` (legacy generation) and `deployer/api_key`. They are read with decryption only to build the
-config, and shown masked everywhere else.
+generation), `app/license` (legacy generation), `deployer/api_key` and every secret input (`secret_inputs.py`). A
+run never decrypts the license or the API key; secret inputs are decrypted only to be validated. Everywhere else
+they are shown masked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeployerSettings, DeploymentConfig
+from wandb_deployer.config.secret_inputs import secret_inputs_of, secret_inputs_of_raw
 from wandb_deployer.config.validation import SECTIONS, validate_config
 from wandb_deployer.errors import (
     AwsRequestFailedError,
@@ -146,18 +148,35 @@ def read_parameters(deployment: str, *, prefix: str, ssm: Any, decrypt: bool) ->
     }
 
 
+def _decrypted(names: list[str], *, ssm: Any) -> dict[str, str]:
+    """The values of the named SecureStrings (never the license or the API key: callers pass secret inputs only)."""
+    values: dict[str, str] = {}
+    for start in range(0, len(names), 10):
+        try:
+            found = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
+        except ClientError as exc:
+            raise _aws_error(exc, "GetParameters (secret inputs)") from exc
+        values.update({item["Name"]: str(item["Value"]) for item in found.get("Parameters", [])})
+    return values
+
+
 def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secrets: bool = True) -> DeploymentConfig:
     """The validated config of `deployment` from SSM.
 
-    Raises UnknownDeploymentError (no parameters), InvalidConfigError (every problem, one line each; a secret stored
-    as a plain String is one of them), TransientAwsError / AwsRequestFailedError for failed calls.
-    `with_secrets=False` reads nothing decrypted: the config comes without its license and API key (what `wbd` shows).
+    The license and the API key are not decrypted: a run needs only their presence (CodeBuild resolves the license
+    from Parameter Store, the health check reads the API key itself); their parameter versions stand for them in the
+    fingerprint. Secret inputs (`secret_inputs.py`) are decrypted to be validated like every input, and must be
+    SecureStrings. `with_secrets=False` decrypts nothing: the config comes without its secret inputs and a missing
+    license is not a problem (what `wbd` shows and pulls). Raises UnknownDeploymentError (no parameters),
+    InvalidConfigError (every problem, one line each; a secret stored as a plain String is one of them),
+    TransientAwsError / AwsRequestFailedError for failed calls.
     """
-    parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=with_secrets)
+    parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=False)
     if not parameters:
         raise UnknownDeploymentError(f"no parameters under {_prefix(prefix)}/{deployment}/")
     sections: dict[str, dict[str, object]] = {}
-    secrets: dict[tuple[str, str], str] = {}
+    secrets: dict[tuple[str, str], int] = {}
+    encrypted: dict[tuple[str, str], str] = {}
     problems: list[str] = []
     base = f"{_prefix(prefix)}/{deployment}/"
     for name, parameter in sorted(parameters.items()):
@@ -169,34 +188,61 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secre
             )
             continue
         where = (parsed.section, parsed.key)
-        if where in SECRET_KEYS:
-            if parameter.type != "SecureString":
+        if where in SECRET_KEYS or parameter.type == "SecureString":
+            if where in SECRET_KEYS and parameter.type != "SecureString":
                 problems.append(
                     f"{parsed.section}/{parsed.key}: must be a SecureString parameter, not {parameter.type}"
                 )
-            secrets[where] = parameter.value
+            if where in SECRET_KEYS:
+                secrets[where] = parameter.version or 0
+            else:
+                encrypted[where] = name
             continue
         sections.setdefault(parsed.section, {})[parsed.key] = parameter.value
     allow_downgrade = sections.get("deployer", {}).pop(ALLOW_DOWNGRADE_KEY, None)
+    secret_names = secret_inputs_of_raw(sections.get("deployer", {}))
+    for section, key in _plain_secret_inputs(sections, secret_names):
+        problems.append(f"{section}/{key}: holds a secret: must be a SecureString parameter, not String")
+    decrypted = _decrypted(sorted(encrypted.values()), ssm=ssm) if with_secrets else {}
+    for secret_name, value in decrypted.items():
+        parsed = parse_parameter_name(secret_name, prefix)
+        sections.setdefault(parsed.section, {})[parsed.key] = value
     legacy = str(sections.get("deployer", {}).get("generation", "")).strip() == "legacy"
     license_section = "app" if legacy else "infra"
-    license_value = secrets.pop((license_section, "license"), None)
+    license_version = secrets.pop((license_section, "license"), None)
+    if license_version is None and with_secrets:
+        problems.append(f"{license_section}/license: missing: store the W&B license as a SecureString parameter")
     misplaced = "infra" if legacy else "app"
     if (misplaced, "license") in secrets:
         sections.setdefault(misplaced, {})["license"] = _MISPLACED_MARKER  # reported by the validator, value unseen
     config = validate_config(
         deployment,
         sections,
-        license=license_value if with_secrets else None,
-        api_key=secrets.get(("deployer", "api_key")) if with_secrets else None,
+        license=None,
         values_are_strings=True,
-        require_license=with_secrets,
+        require_license=False,
         extra_problems=problems,
+        secret_values=[str(sections[w[0]][w[1]]) for w in encrypted if w[1] in sections.get(w[0], {})],
     )
     if allow_downgrade not in (None, "", "false"):
         config = config.model_copy(update={"allow_downgrade": str(allow_downgrade)})
+    versions = {f"{section}/{key}": version for (section, key), version in secrets.items()}
+    if license_version is not None:
+        versions[f"{license_section}/license"] = license_version
     logger.info("deployment config loaded", deployment=deployment, parameters=len(parameters))
-    return config
+    return config.model_copy(update={"secret_versions": versions})
+
+
+def _plain_secret_inputs(
+    sections: Mapping[str, Mapping[str, object]], secret_names: Mapping[str, frozenset[str]]
+) -> list[tuple[str, str]]:
+    """Secret inputs found among the plain (String / StringList) parameters."""
+    return [
+        (section, key)
+        for section in ("infra", "app")
+        for key in sorted(sections.get(section, {}))
+        if key in secret_names.get(section, frozenset())
+    ]
 
 
 def _encode(value: object) -> tuple[ParameterType, str]:
@@ -216,15 +262,19 @@ def _fits_string_list(item: object) -> bool:
 
 
 def config_to_parameters(config: DeploymentConfig, *, prefix: str) -> dict[str, DesiredParameter]:
-    """The parameters that hold `config` (name -> type + value), secrets as SecureStrings."""
+    """The parameters that hold `config` (name -> type + value), secrets (license, API key, secret inputs) as
+    SecureStrings (a list or map secret is stored as its JSON)."""
     base = f"{_prefix(prefix)}/{config.deployment}"
     desired: dict[str, DesiredParameter] = {}
+    secret = secret_inputs_of(config)
     for field in DeployerSettings.model_fields:
         kind, text = _encode(getattr(config.deployer, field))
         desired[f"{base}/deployer/{field}"] = DesiredParameter(type=kind, value=text)
     for section, values in (("infra", config.infra), ("app", config.app)):
         for key, value in values.items():
             kind, text = _encode(value)
+            if key in secret[section]:
+                kind, text = "SecureString", value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             desired[f"{base}/{section}/{key}"] = DesiredParameter(type=kind, value=text)
     if config.license is not None:
         desired[f"{base}/{config.license_section}/license"] = DesiredParameter(

@@ -237,13 +237,15 @@ def validate_config(
     values_are_strings: bool,
     require_license: bool = True,
     extra_problems: Iterable[str] = (),
+    secret_values: Iterable[str] = (),
 ) -> DeploymentConfig:
     """The validated `DeploymentConfig`, or `InvalidConfigError(deployment, problems)` with every problem at once.
 
     `values_are_strings`: True for SSM (values are coerced to the variable's type), False for YAML (typed values,
     checked).
-    `require_license`: True for SSM; False for a file, whose license is pushed separately. `extra_problems` are lines
-    a source found itself (a SecureString stored as String, a parameter outside the layout) and reports together.
+    `require_license`: whether a missing license is a problem (a file's license is pushed separately; SSM checks its
+    presence without reading it). `extra_problems` are lines a source found itself (a SecureString stored as String,
+    a parameter outside the layout) and reports together; `secret_values` are masked in every problem line.
     """
     p = _Problems(extra_problems)
     if not isinstance(deployment, str) or not re.fullmatch(DEPLOYMENT_NAME_PATTERN, deployment):
@@ -306,7 +308,7 @@ def validate_config(
 
     _secret_problems(license, api_key, license_section=license_section, require_license=require_license, p=p)
     if p.lines:
-        raise InvalidConfigError(deployment, _scrub(p.lines, (license, api_key)))
+        raise InvalidConfigError(deployment, _scrub(p.lines, (license, api_key, *secret_values)))
     assert settings is not None  # no problems means the deployer section validated
     return DeploymentConfig(
         deployment=deployment,

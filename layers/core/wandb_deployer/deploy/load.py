@@ -99,7 +99,12 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         deployment=request.deployment, table=settings.deployments_table, dynamodb=dynamodb
     )
     config = load_deployment_config(request.deployment, prefix=settings.parameter_prefix, ssm=client("ssm"))
-    rendered = render_workspace(config, state_bucket=settings.state_bucket, state_kms_key_arn=settings.kms_key_arn)
+    rendered = render_workspace(
+        config,
+        state_bucket=settings.state_bucket,
+        state_kms_key_arn=settings.kms_key_arn,
+        parameter_prefix=settings.parameter_prefix,
+    )
     values = snapshot_values(config)
     store_snapshot(
         deployment=config.deployment,
@@ -139,7 +144,7 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         health_timeout_seconds=deployer.health_timeout_seconds,
         license_parameter=(
             parameter_name(settings.parameter_prefix, config.deployment, config.license_section, "license")
-            if config.license is not None
+            if config.license is not None or f"{config.license_section}/license" in config.secret_versions
             else None
         ),
         expects_queue=expects_queue(config.infra),

@@ -52,7 +52,10 @@ def _secret_digest(key: str, value: str) -> str:
 
 
 def snapshot_values(config: DeploymentConfig) -> dict[str, str]:
-    """`<section>/<key>` -> the value as SSM holds it; SecureStrings as a digest, deployer/allow_downgrade left out."""
+    """`<section>/<key>` -> the value as SSM holds it; SecureStrings as a digest, deployer/allow_downgrade left out.
+
+    A run never decrypts the license or the API key: what it loaded stands for them by its parameter version
+    (`DeploymentConfig.secret_versions`), digested the same way, so a new version shows as a (masked) change."""
     base = f"{_PREFIX}/{config.deployment}/"
     values: dict[str, str] = {}
     for name, parameter in config_to_parameters(config, prefix=_PREFIX).items():
@@ -60,6 +63,8 @@ def snapshot_values(config: DeploymentConfig) -> dict[str, str]:
         if key == f"deployer/{ALLOW_DOWNGRADE_KEY}":
             continue
         values[key] = _secret_digest(key, parameter.value) if parameter.type == "SecureString" else parameter.value
+    for key, version in sorted(config.secret_versions.items()):
+        values.setdefault(key, _secret_digest(key, f"parameter version {version}"))
     return values
 
 

@@ -9,9 +9,10 @@ Phases (`python3 tfrunner.py <phase>`):
   install   use a `terraform` on PATH that reports exactly WBD_TERRAFORM_VERSION, else download that release from
             TERRAFORM_RELEASES_URL (default https://releases.hashicorp.com), verify its sha256 against
             terraform-checksums.json and unzip it into .wbd/bin under the build directory.
-  plan      reads the workspace's secret inputs from Parameter Store (workspace.json names them), init + plan
-            -detailed-exitcode; uploads plan.tfplan, plan.json (no values: see planfiles.py), plan.sha256,
-            plan-dependencies.zip (the lock file and downloaded modules) and plan-result.json (with both sha256s).
+  plan      reads the workspace's secret inputs from Parameter Store (workspace.json names them) into a tfvars file
+            that lives only for the plan; init + plan -detailed-exitcode; uploads plan.tfplan, plan.json (no values:
+            see planfiles.py), plan.sha256, plan-dependencies.zip (the lock file and downloaded modules) and
+            plan-result.json (with both sha256s).
   drift     the same with -refresh-only, plus outputs.json for the wiring and health checks.
   apply     downloads plan.tfplan, refuses unless its sha256 equals WBD_APPROVED_PLAN_SHA256, unpacks the plan's
             dependencies (refused unless their sha256 is the one plan-result.json recorded), initialises with
@@ -63,6 +64,7 @@ DEFAULT_PLUGIN_CACHE = ".terraform-plugin-cache"
 PLAN_FILE = "plan.tfplan"
 DEPENDENCIES_FILE = "plan-dependencies.zip"
 MANIFEST_FILE = "workspace.json"
+SECRET_TFVARS = "zz-secret-inputs.auto.tfvars.json"  # noqa: S105 - a file name; written for the plan, then removed
 MASK = "(redacted)"
 ACTIONS = ("plan", "drift", "apply")
 ALWAYS_SECRET = ("TF_VAR_license",)
@@ -483,21 +485,21 @@ def drop_sensitive_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def secret_inputs(workdir: Path) -> dict[str, str]:
-    """`TF_VAR_<name>` -> SSM parameter name of every secret input, as the rendered workspace.json lists them."""
+def secret_inputs(workdir: Path) -> dict[str, dict[str, Any]]:
+    """Variable -> {"parameter": SSM name, "json": stored as JSON} of every secret input workspace.json lists."""
     manifest = workdir / MANIFEST_FILE
     if not manifest.is_file():
         return {}
     listed = json.loads(manifest.read_text(encoding="utf-8")).get("secret_variables") or {}
-    return {f"TF_VAR_{variable}": str(parameter) for variable, parameter in sorted(listed.items())}
+    return {str(variable): dict(spec) for variable, spec in sorted(listed.items()) if isinstance(spec, dict)}
 
 
-def read_secret_inputs(wanted: Mapping[str, str], ssm: Any) -> dict[str, str]:
-    """The secret inputs' values from Parameter Store (decrypted), by environment variable name."""
+def read_secret_inputs(wanted: Mapping[str, Mapping[str, Any]], ssm: Any) -> dict[str, Any]:
+    """The secret inputs' values from Parameter Store (decrypted), by variable name."""
     from botocore.exceptions import ClientError
 
-    names = sorted(set(wanted.values()))
-    values: dict[str, str] = {}
+    names = sorted({str(spec["parameter"]) for spec in wanted.values()})
+    stored: dict[str, str] = {}
     for start in range(0, len(names), 10):
         try:
             found = ssm.get_parameters(Names=names[start : start + 10], WithDecryption=True)
@@ -506,22 +508,47 @@ def read_secret_inputs(wanted: Mapping[str, str], ssm: Any) -> dict[str, str]:
             raise SecretInputUnavailable(f"reading the secret inputs from Parameter Store failed ({code})") from exc
         if found.get("InvalidParameters"):
             raise SecretInputUnavailable("secret input parameter(s) missing: " + ", ".join(found["InvalidParameters"]))
-        values.update({item["Name"]: str(item["Value"]) for item in found.get("Parameters", [])})
-    return {variable: values[parameter] for variable, parameter in wanted.items()}
+        stored.update({item["Name"]: str(item["Value"]) for item in found.get("Parameters", [])})
+    values: dict[str, Any] = {}
+    for variable, spec in wanted.items():
+        raw = stored[str(spec["parameter"])]
+        try:
+            values[variable] = json.loads(raw) if spec.get("json") else raw
+        except ValueError as exc:
+            raise SecretInputUnavailable(f"the secret input {variable} is not the JSON its type needs") from exc
+    return values
+
+
+def text_leaves(value: Any) -> list[str]:
+    """Every string inside a value (and the value as JSON), to mask in the build log."""
+    if isinstance(value, str):
+        return [value]
+    leaves = [json.dumps(value)]
+    if isinstance(value, dict):
+        leaves += [leaf for item in value.values() for leaf in text_leaves(item)]
+    elif isinstance(value, list):
+        leaves += [leaf for item in value for leaf in text_leaves(item)]
+    return leaves
 
 
 # --- phases ----------------------------------------------------------------------------------------------------
 
 
-def use_secret_inputs(tf: Terraform, ssm: Any) -> None:
-    """Read the workspace's secret inputs into terraform's environment (TF_VAR_<name>), masked from then on."""
+def use_secret_inputs(tf: Terraform, ssm: Any) -> Path | None:
+    """Write the workspace's secret inputs, read from Parameter Store, into SECRET_TFVARS (masked from then on): a
+    tfvars JSON file keeps every value inert, as terraform.tfvars.json does. Returns the file to remove after plan."""
     wanted = secret_inputs(tf.workdir)
     if not wanted:
-        return
+        return None
     values = read_secret_inputs(wanted, ssm)
-    tf.env.update(values)
-    tf.secrets = sorted(set(tf.secrets) | {value for value in values.values() if value}, key=len, reverse=True)
+    path = tf.workdir / SECRET_TFVARS
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(values, handle)
+    masked = {leaf for value in values.values() for leaf in text_leaves(value) if len(leaf) >= 4}
+    tf.secrets = sorted(set(tf.secrets) | masked, key=len, reverse=True)
     log("secret inputs read from Parameter Store", variables=sorted(wanted))
+    return path
 
 
 def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSettings, *, ssm: Any = None) -> int:
@@ -533,8 +560,9 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
         "terraform_version": tf.version(),
         "error": None,
     }
+    secret_file: Path | None = None
     try:
-        use_secret_inputs(tf, ssm)
+        secret_file = use_secret_inputs(tf, ssm)
         with StateLockHolder(artifacts, action):
             tf.init(settings.lock_timeout)
             args = ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}", "-detailed-exitcode"]
@@ -564,6 +592,9 @@ def phase_plan(action: str, tf: Terraform, artifacts: Artifacts, settings: RunSe
         result["error"] = error_document(error)
         artifacts.put_json("plan-result.json", result)
         raise
+    finally:
+        if secret_file is not None:
+            secret_file.unlink(missing_ok=True)
     artifacts.put_json("plan-result.json", result)
     log("plan recorded", action=action, has_changes=result["has_changes"], plan_sha256=result["plan_sha256"])
     return 0

@@ -15,7 +15,10 @@ So the `.tf.json` files hold only the deployer's own constants, validated deploy
 all matched against strict patterns here) and references `${var.<name>}` whose names match `^[a-z_][a-z0-9_]*$`.
 
 The license is declared (`variable "license"`, sensitive, no default) and never rendered: CodeBuild provides it as
-`TF_VAR_license` from Parameter Store. Inputs of the app module (legacy generation) become variables `app_<input>`
+`TF_VAR_license` from Parameter Store. Secret inputs (`config/secret_inputs.py`) are declared sensitive and never
+rendered either: `workspace.json` names their parameters, which the plan build reads into a `*.auto.tfvars.json` file
+of its own (as inert as terraform.tfvars.json; a TF_VAR_ of a map would be parsed as an HCL expression). Inputs of
+the app module (legacy generation) become variables `app_<input>`
 so that they cannot collide with the aws module's inputs, whose variables keep the module's input names.
 """
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from wandb_deployer.config import module_rules
 from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, DeploymentConfig
+from wandb_deployer.config.secret_inputs import secret_inputs_of
 from wandb_deployer.contract import APP_MODULE, AWS_MODULE, ReleaseInterface
 from wandb_deployer.contract.legacy_wiring import (
     APP_VARIABLE_PREFIX,
@@ -112,6 +116,7 @@ class _Input:
     type: str
     value: Any
     sensitive: bool = False
+    parameter: str | None = None  # `<section>/<key>` of a secret input, read at build time; never in tfvars
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,13 @@ class _Releases:
     wiring: AppWiring | None
 
 
-def render_workspace(config: DeploymentConfig, *, state_bucket: str, state_kms_key_arn: str = "") -> RenderedWorkspace:
+def render_workspace(
+    config: DeploymentConfig,
+    *,
+    state_bucket: str,
+    state_kms_key_arn: str = "",
+    parameter_prefix: str = "/wandb-deployer",
+) -> RenderedWorkspace:
     """Render `config` as a deterministic Terraform workspace whose state lives in `state_bucket`, encrypted with
     `state_kms_key_arn` (the deployer's key: the S3 backend's `encrypt` alone asks for SSE-S3, which would override the
     bucket's KMS default and which the state bucket's policy refuses).
@@ -138,10 +149,11 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str, state_kms_k
     _check_patterns(config, state_bucket, state_kms_key_arn)
     releases = _check_compatibility(config)
     legacy = deployer.generation == "legacy"
-    infra_inputs = _inputs(config.infra, releases.aws, section="infra", prefix="")
+    secret = secret_inputs_of(config)
+    infra_inputs = _inputs(config.infra, releases.aws, section="infra", prefix="", secret=secret["infra"])
     app_inputs: list[_Input] = []
     if releases.app is not None and releases.wiring is not None:
-        app_inputs = _inputs(config.app, releases.app, section="app", prefix=APP_VARIABLE_PREFIX)
+        app_inputs = _inputs(config.app, releases.app, section="app", prefix=APP_VARIABLE_PREFIX, secret=secret["app"])
         given = {item.module_input for item in app_inputs}
         for name, default in sorted(releases.wiring.merged_inputs.items()):
             if name not in given:  # the module-made part is merged with the module's default
@@ -164,7 +176,7 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str, state_kms_k
         VARIABLES_FILE: _variables(variables.values()),
         MAIN_FILE: _modules(config, infra_inputs, app_inputs, releases),
         OUTPUTS_FILE: _outputs(releases.aws),
-        TFVARS_FILE: {item.variable: item.value for item in variables.values()},
+        TFVARS_FILE: {item.variable: item.value for item in variables.values() if item.parameter is None},
         MANIFEST_FILE: {
             "format": RENDER_FORMAT_VERSION,
             "deployment": config.deployment,
@@ -177,6 +189,16 @@ def render_workspace(config: DeploymentConfig, *, state_bucket: str, state_kms_k
             "terraform_version": deployer.terraform_version,
             "region": deployer.region,
             "state": {"bucket": state_bucket, "key": state_key},
+            # Secret inputs are not in terraform.tfvars.json: the plan build reads each from its parameter (a string
+            # as it is stored, anything else as the JSON it is stored as) into a tfvars file of its own.
+            "secret_variables": {
+                item.variable: {
+                    "parameter": f"{parameter_prefix.rstrip('/')}/{config.deployment}/{item.parameter}",
+                    "json": not isinstance(item.value, str),
+                }
+                for item in sorted(variables.values(), key=lambda item: item.variable)
+                if item.parameter is not None
+            },
         },
     }
     files = {name: _encode(name, document) for name, document in sorted(documents.items())}
@@ -276,16 +298,21 @@ def _spec_type(spec: Any) -> str:
     return _variable_type(spec.type) if spec is not None else "any"
 
 
-def _inputs(values: dict[str, Any], release: ReleaseInterface, *, section: str, prefix: str) -> list[_Input]:
-    """One `_Input` per user value of `section`, in name order; names are guarded, values are kept as given."""
+def _inputs(
+    values: dict[str, Any], release: ReleaseInterface, *, section: str, prefix: str, secret: frozenset[str]
+) -> list[_Input]:
+    """One `_Input` per user value of `section`, in name order; names are guarded, values are kept as given. A secret
+    input is sensitive and names its parameter instead of going into tfvars."""
     inputs: list[_Input] = []
     for name in sorted(values):
         variable = prefix + name
         if variable in _RESERVED_VARIABLE_NAMES or variable == LICENSE_VARIABLE:
             raise ValueError(f"{section}/{name}: {variable!r} cannot be a root variable")
         spec = release.get(name)
-        sensitive = bool(spec is not None and spec.sensitive)
-        inputs.append(_Input(variable, name, _spec_type(spec), values[name], sensitive))
+        is_secret = name in secret
+        sensitive = is_secret or bool(spec is not None and spec.sensitive)
+        parameter = f"{section}/{name}" if is_secret else None
+        inputs.append(_Input(variable, name, _spec_type(spec), values[name], sensitive, parameter))
     return inputs
 
 
