@@ -167,9 +167,9 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secre
     from Parameter Store, the health check reads the API key itself); their parameter versions stand for them in the
     fingerprint. Secret inputs (`secret_inputs.py`) are decrypted to be validated like every input, and must be
     SecureStrings. `with_secrets=False` decrypts nothing: the config comes without its secret inputs and a missing
-    license is not a problem (what `wbd` shows and pulls). Raises UnknownDeploymentError (no parameters),
-    InvalidConfigError (every problem, one line each; a secret stored as a plain String is one of them),
-    TransientAwsError / AwsRequestFailedError for failed calls.
+    license is not a problem (what `wbd` shows and pulls, and what the upgrade guards compare: versions only).
+    Raises UnknownDeploymentError (no parameters), InvalidConfigError (every problem, one line each; a secret stored
+    as a plain String is one of them), TransientAwsError / AwsRequestFailedError for failed calls.
     """
     parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=False)
     if not parameters:

@@ -23,7 +23,8 @@ def handle_upgrade_request(detail: Mapping[str, object], settings: Settings) -> 
     ssm = client("ssm")
 
     def load(deployment: str) -> DeploymentConfig:
-        return load_deployment_config(deployment, prefix=settings.parameter_prefix, ssm=ssm)
+        # The guards read versions only: secret inputs stay unread (and the license and API key always do).
+        return load_deployment_config(deployment, prefix=settings.parameter_prefix, ssm=ssm, with_secrets=False)
 
     table, dynamodb = settings.deployments_table, client("dynamodb")
     request_id = detail.get("request_id")
