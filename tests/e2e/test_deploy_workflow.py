@@ -7,6 +7,7 @@ Every test ends with a scan for the license in everything its runs produced (see
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def test_a_destructive_change_is_applied_only_after_approval_of_that_exact_plan(
     assert latest.details["plan_sha256"] == pending.plan_sha256
     assert state_output(deployer, pending.execution_arn, "Wait for approval")["approved_plan"] == {
         "sha256": pending.plan_sha256,
-        "approved_by": "sandbox-operator",
+        "approved_by": "arn:aws:iam::123456789012:user/wbd-sandbox-operator",  # the approver's AWS identity
     }
     (new_bucket,) = buckets("wandb-blue-file-storage-")
     assert queues("wandb-blue-file-storage-") == {new_bucket}
@@ -241,3 +242,46 @@ def test_legacy_deploys_and_its_migration_to_the_operator_always_waits_for_appro
     assert status.applied is not None and status.applied.wandb_generation == "operator"
     assert status.lock is None
     assert not license_leaks(deployer, license_value, None)
+
+
+def wait_for_another_approval(deployer: SandboxDriver, deployment: str, after: str) -> str:
+    """The execution ARN of the next run of `deployment` that waits for approval, other than `after`."""
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        pending = deployer.status(deployment).pending_approval
+        if pending is not None and pending.execution_arn != after:
+            return pending.execution_arn
+        time.sleep(0.05)
+    raise TimeoutError(f"{deployment}: no run after {after} waited for approval")
+
+
+def test_a_change_written_during_a_run_is_rerun_at_its_end_under_the_policy_and_a_pause_holds_it(
+    deployer: SandboxDriver,
+) -> None:
+    # Given a first install under the policy `always`, waiting for approval,
+    deployment = deployer.push(OPERATOR_EXAMPLE, deployer={"approval": "always"})
+    first = deployer.wait_for_approval(deployment).pending_approval
+    assert first is not None
+
+    # when a change Terraform applies is written while it waits and the run is approved,
+    deployer.put(deployment, "infra/size", "large")
+    deployer.answer(deployment, first.plan_sha256, approve=True)
+
+    # then the run's end starts the rerun (FinishRun), and the rerun waits for approval too: the policy holds.
+    rerun_arn = wait_for_another_approval(deployer, deployment, after=first.execution_arn)
+    assert "-rerun-" in rerun_arn
+    applied = deployer.status(deployment).applied
+    assert applied is not None and applied.execution_arn == first.execution_arn
+
+    # When the deployment is paused while the rerun waits, and another change is written, the rerun's end starts
+    # nothing: the change stays pending until the deployment is resumed.
+    deployer.put(deployment, "deployer/paused", "true")
+    deployer.put(deployment, "infra/size", "medium")
+    rerun = deployer.status(deployment).pending_approval
+    assert rerun is not None and rerun.execution_arn == rerun_arn
+    deployer.answer(deployment, rerun.plan_sha256, approve=True)
+    executions = deployer.wait_until_idle()
+    assert len(executions) == 2 and rerun_arn in executions
+    status = deployer.status(deployment)
+    assert status.lock is None and status.pending_approval is None
+    assert status.desired is not None and status.desired.pending and status.desired.paused_at is not None

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from wbd.sandbox import Sandbox, SandboxAlreadyRunningError, TemplateError
+from wbd.sandbox.identities import acting_as
 from wbd.sandbox.serve import serve, shell_exports
 from wbd.sandbox.template import Intrinsics, load_template, parse_template_text
 
@@ -109,12 +111,39 @@ def test_template_rejects_cycles_and_unknown_parameters(tmp_path: Path) -> None:
 
 def test_stack_is_provisioned_from_the_template(sandbox: Sandbox) -> None:
     assert "ProdOnlyTopic" not in sandbox.resources  # condition false in dev
-    assert sandbox.skipped == {"LambdaLogsPermission": "AWS::Lambda::Permission"}
+    # Lambda permissions are resource-based policies, which moto does not evaluate (the SAM transform makes one more)
+    assert sandbox.skipped == {
+        "LambdaLogsPermission": "AWS::Lambda::Permission",
+        "RecorderFunctionRecordedPermission": "AWS::Lambda::Permission",
+    }
     bucket = sandbox.physical("ArtifactsBucket")
     assert boto3.client("s3").get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert boto3.client("ssm").get_parameter(Name="/fixture/version")["Parameter"]["Value"] == "1.2.3-dev"
     assert sandbox.function_environment("FlakyFunction")["ARTIFACTS_BUCKET"] == bucket
     assert os.environ["AWS_ENDPOINT_URL"] == sandbox.endpoint_url
+
+
+def test_every_call_is_authorized_against_the_callers_role(sandbox: Sandbox) -> None:
+    # Given the roles the SAM transform made: the recorder may write the table, the flaky function nothing at all
+    table = sandbox.physical("Table")
+    identities = sandbox.identities
+    assert identities is not None
+    recorder = identities.role_session(str(sandbox.attribute("RecorderFunctionRole", "Arn")))
+    flaky = identities.role_session(str(sandbox.attribute("FlakyFunctionRole", "Arn")))
+    item = {"pk": {"S": "authorized"}}
+
+    # When each writes to the table with its own session
+    with acting_as(recorder):
+        boto3.client("dynamodb").put_item(TableName=table, Item=item)
+    with acting_as(flaky), pytest.raises(ClientError) as denied:
+        boto3.client("dynamodb").put_item(TableName=table, Item=item)
+
+    # Then IAM allowed the one its policy grants on that table, and denied the other; the ledger has both.
+    assert "AccessDenied" in str(denied.value)  # (moto answers a JSON service's denial in XML: code "403")
+    decisions = {
+        (d.principal.split("/")[1], d.allowed) for d in sandbox.ledger.snapshot() if d.action == "dynamodb:PutItem"
+    }
+    assert {(recorder.arn.split("/")[1], True), (flaky.arn.split("/")[1], False)} <= decisions
 
 
 def test_handler_error_is_retried_then_caught_by_name(sandbox: Sandbox) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from wandb_deployer.config.parameters import load_deployment_config
+from wandb_deployer.config.parameters import load_deployment_config, read_api_key
 from wandb_deployer.deploy.health_step import assess_health
 from wandb_deployer.deploy.verify_step import read_outputs
 from wandb_deployer.drift.record import read_drift
@@ -74,7 +74,8 @@ def findings_table(title: str, findings: list[Finding]) -> Table:
 
 def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bool) -> VerificationReport:
     """Both checks now, against the outputs of the deployment's last apply (raises DeployerError when it cannot)."""
-    config = load_deployment_config(deployment, prefix=prefix, ssm=client("ssm"))
+    # Versions and outputs only: no secret input is decrypted (the API key is read on its own, for the health check).
+    config = load_deployment_config(deployment, prefix=prefix, ssm=client("ssm"), with_secrets=False)
     run = latest_run_prefix(bucket=artifacts_bucket, deployment=deployment, s3=client("s3"))
     if run is None:
         raise PlanNotFoundError(f"{deployment} has no applied run yet (no outputs to verify)")
@@ -107,7 +108,7 @@ def run_checks(deployment: str, *, prefix: str, artifacts_bucket: str, probe: bo
         url=outputs.url,
         generation=deployer.generation,
         attempt=0,
-        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        api_key=read_api_key(deployment, prefix=prefix, ssm=client("ssm")),
         desired_version=str(desired) if desired else None,
         wandb_host=wandb_fqdn(config.infra),
         zone_id=zone_id if isinstance(zone_id, str) else "",

@@ -56,8 +56,11 @@ def resolve_secret(kind: str, reference: str, secrets: list[str]) -> str:
     """The value behind a PARAMETER_STORE name or SECRETS_MANAGER reference; remembered in `secrets` for masking."""
     try:
         if kind == "PARAMETER_STORE":
-            parameter = emulator_client("ssm").get_parameter(Name=reference, WithDecryption=True)["Parameter"]
-            value = str(parameter["Value"])
+            # CodeBuild reads them with ssm:GetParameters (what its service role must be allowed)
+            found = emulator_client("ssm").get_parameters(Names=[reference], WithDecryption=True)
+            if not found.get("Parameters"):
+                raise SecretResolutionError(f"{kind} reference {reference} cannot be resolved: ParameterNotFound")
+            value = str(found["Parameters"][0]["Value"])
         elif kind == "SECRETS_MANAGER":
             secret_id, _, json_key = reference.partition(":")
             value = str(emulator_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])

@@ -5,8 +5,10 @@ extracted into a fresh CODEBUILD_SRC_DIR; `buildspec.yml` (or the override) is r
 pre_build, build and post_build run with CodeBuild's transition rules (`finally`, `on-failure: ABORT|CONTINUE`),
 commands sharing exported variables and the working directory like buildspec 0.2. Environment: the project's
 variables, the buildspec's `env`, then `environmentVariablesOverride` (PLAINTEXT, PARAMETER_STORE resolved with
-decryption, SECRETS_MANAGER), plus the emulator endpoint, fake credentials, the sandbox's bin dir first on PATH and
-pip pointed at the local wheelhouse (the sandbox has no package index).
+decryption, SECRETS_MANAGER), plus the emulator endpoint, the credentials of a session of the build's service role
+(StartBuild's serviceRoleOverride, else the project's), the sandbox's bin dir first on PATH and pip pointed at the
+local wheelhouse (the sandbox has no package index). The source download, PARAMETER_STORE resolution and log upload
+are made with that role too, as CodeBuild makes them.
 Values from Parameter Store / Secrets Manager are masked in the build log, which goes to a file and to CloudWatch
 Logs (`/aws/codebuild/<project>`). Timeouts are divided by the sandbox's time scale.
 """
@@ -35,6 +37,7 @@ from wbd.sandbox.build_source import fetch_source
 from wbd.sandbox.emulator import emulator_client
 from wbd.sandbox.errors import BuildSourceError
 from wbd.sandbox.faults import FAIL_NEXT_BUILD, TIMEOUT_NEXT_BUILD, Faults
+from wbd.sandbox.identities import Identity, IdentityBroker, acting_as
 
 LOGGER = logging.getLogger(__name__)
 PHASES = ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD")
@@ -155,8 +158,10 @@ class BuildRunner:
         extra_environment: dict[str, str] | None = None,
         region: str = "us-east-1",
         account_id: str = "123456789012",
+        identities: IdentityBroker | None = None,
     ) -> None:
         self.work_dir = work_dir
+        self.identities = identities
         self.faults = faults
         self.emulator_environment = emulator_environment
         self.time_scale = time_scale
@@ -232,7 +237,18 @@ class BuildRunner:
             thread.join(timeout=30)
 
     # -- one build -----------------------------------------------------------------------------------------------
+    def _identity(self, record: BuildRecord) -> Identity | None:
+        """A session of the build's service role: the build's own calls and CodeBuild's for it use it."""
+        if self.identities is None or not record.service_role:
+            return None
+        return self.identities.role_session(record.service_role, session_name=f"AWSCodeBuild-{record.number}")
+
     def _run(self, record: BuildRecord) -> None:
+        identity = self._identity(record)
+        with acting_as(identity):
+            self._run_as(record, identity)
+
+    def _run_as(self, record: BuildRecord, identity: Identity | None) -> None:
         secrets: list[str] = []
         deadline = time.monotonic() + record.timeout_minutes * 60 / self.time_scale
         write = self._writer(record, secrets)
@@ -248,7 +264,7 @@ class BuildRunner:
                 try:
                     spec = fetch_source(record.source, src_dir)
                     environment = build_environment(
-                        self._base_environment(record, src_dir),
+                        self._base_environment(record, src_dir, identity),
                         spec.get("env") or {},
                         record.environment.get("environmentVariables") or [],
                         self.bin_dir,
@@ -277,9 +293,10 @@ class BuildRunner:
                 record.done.set()
                 LOGGER.info("build finished", extra={"build_id": record.id, "status": record.status})
 
-    def _base_environment(self, record: BuildRecord, src_dir: Path) -> dict[str, str]:
+    def _base_environment(self, record: BuildRecord, src_dir: Path, identity: Identity | None) -> dict[str, str]:
         return {
             **self.emulator_environment,
+            **(identity.environment() if identity is not None else {}),
             **wheelhouse_environment(),
             "CODEBUILD_BUILD_ID": record.id,
             "CODEBUILD_BUILD_ARN": record.arn,
@@ -403,14 +420,14 @@ class BuildRunner:
                 return
 
     def _ship_log(self, record: BuildRecord) -> None:
-        """Copy the build log into the emulator's CloudWatch Logs (best effort: the file is the reference)."""
+        """Copy the build log into the emulator's CloudWatch Logs (best effort: the file is the reference), with the
+        build's role, as CodeBuild does (the log group is the project's; the sandbox makes a missing one itself)."""
         logs = emulator_client("logs")
         lines = self.log(record.id).splitlines() or ["(empty)"]
         try:
-            try:
-                logs.create_log_group(logGroupName=record.log_group)
-            except logs.exceptions.ResourceAlreadyExistsException:
-                LOGGER.debug("log group exists", extra={"log_group": record.log_group})
+            with acting_as(None):
+                if not logs.describe_log_groups(logGroupNamePrefix=record.log_group).get("logGroups"):
+                    logs.create_log_group(logGroupName=record.log_group)
             logs.create_log_stream(logGroupName=record.log_group, logStreamName=record.log_stream)
             stamp = int(time.time() * 1000)
             for start in range(0, len(lines), 1000):

@@ -72,6 +72,7 @@ class Emulator:
     def __init__(self, region: str = "us-east-1", port: int | None = None) -> None:
         self.region = region
         self.port = port or free_port()
+        self.credentials: dict[str, str] = dict(FAKE_CREDENTIALS)
         self.counters = ApiCounters()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -89,7 +90,7 @@ class Emulator:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "MOTO_PORT": str(self.port),
-            **FAKE_CREDENTIALS,
+            **self.credentials,
         }
 
     def start(self) -> None:
@@ -107,6 +108,15 @@ class Emulator:
         self._thread.start()
         LOGGER.info("emulator started", extra={"endpoint_url": self.endpoint_url})
 
+    def use_credentials(self, credentials: dict[str, str]) -> None:
+        """From now on the process (and every process started with `environment`) calls the emulator with these
+        credentials: an access key the emulator knows, so that its IAM authorization can judge them."""
+        for name in FAKE_CREDENTIALS:
+            os.environ.pop(name, None)
+        self.credentials = dict(credentials)
+        os.environ.update(self.credentials)
+        _forget_clients()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
@@ -116,7 +126,17 @@ class Emulator:
         self._server = None
         self._thread = None
         self._patches.close()
+        self.credentials = dict(FAKE_CREDENTIALS)
+        _forget_clients()
         LOGGER.info("emulator stopped", extra={"port": self.port})
+
+
+def _forget_clients() -> None:
+    """Clients and sessions keep the credentials they were made with: after a change, make them anew (boto3's default
+    session, used by `boto3.client(...)`, included)."""
+    _cached_client.cache_clear()
+    _session.cache_clear()
+    boto3.DEFAULT_SESSION = None
 
 
 @cache

@@ -4,8 +4,9 @@
   `Parameter Store Change` event on the default bus (detail: operation Create|Update|Delete|LabelParameterVersion,
   name, type, description), once provisioning is done (`ssm_events_enabled`).
 - Rules deliver matching events (moto's own pattern matching) to Lambda targets (asynchronous invoke through the
-  in-process router) and Step Functions targets (StartExecution), honouring the target's Input / InputPath /
-  InputTransformer; other target kinds stay with moto. Disabled rules deliver nothing.
+  in-process router) and Step Functions targets (StartExecution with the target's role, when it names one, as
+  EventBridge and Scheduler do), honouring the target's Input / InputPath / InputTransformer; other target kinds stay
+  with moto. Disabled rules deliver nothing.
 - `fire_rule_schedule` / `fire_scheduler_schedule` deliver a schedule's invocation now.
 - A state machine that starts another (`arn:aws:states:::states:startExecution`, as the drift check starts a
   remediation run) works as on AWS: moto's interpreter hands the ASL's PascalCase parameters to boto unchanged and
@@ -37,6 +38,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from wbd.sandbox.emulator import emulator_client
+from wbd.sandbox.identities import IdentityBroker, acting_as
 from wbd.sandbox.lambda_router import LambdaRouter
 
 LOGGER = logging.getLogger(__name__)
@@ -71,8 +74,9 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
 class EventDelivery:
     """Delivers events and schedules to the stack's Lambda functions and state machines."""
 
-    def __init__(self, router: LambdaRouter, region: str, account_id: str) -> None:
+    def __init__(self, router: LambdaRouter, region: str, account_id: str, identities: IdentityBroker) -> None:
         self.router = router
+        self.identities = identities
         self.region = region
         self.account_id = account_id
         self.ssm_events_enabled = False
@@ -178,7 +182,14 @@ class EventDelivery:
         arn = str(target["Arn"])
         service = arn.split(":")[2]
         record: dict[str, Any] = {"origin": origin, "target": arn}
-        if service == "states":
+        if service == "states" and target.get("RoleArn"):
+            # EventBridge and Scheduler start a state machine with the target's role, as on AWS.
+            with acting_as(self.identities.role_session(str(target["RoleArn"]), session_name="events")):
+                started = emulator_client("stepfunctions").start_execution(
+                    stateMachineArn=arn, name=str(uuid.uuid4()), input=json.dumps(payload)
+                )
+            record["execution_arn"] = started["executionArn"]
+        elif service == "states":
             backend = stepfunctions_parser_backends[self.account_id][arn.split(":")[3]]
             execution = backend.start_execution(arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload))
             record["execution_arn"] = execution.execution_arn

@@ -2,10 +2,11 @@
 
 An invocation of a template function loads `<CodeUri>/<module>.py` (once per sandbox), applies the function's
 environment to os.environ for the duration of the call (under a lock: one handler at a time), clears the layer's
-cached settings and clients, and calls the handler with a Lambda-like context. A handler exception comes back the
-way AWS returns it (header `x-amz-function-error: Unhandled`, payload with errorType/errorMessage/stackTrace), so the
-Step Functions interpreter's Retry/Catch by error name behaves as on AWS. `InvocationType: Event` runs the handler
-in a background thread. An armed throttle fault answers `TooManyRequestsException` (HTTP 429) instead.
+cached settings and clients, and calls the handler with a Lambda-like context, acting as a session of the function's
+execution role (every AWS call of the handler is authorized against that role's policies). A handler exception comes
+back the way AWS returns it (header `x-amz-function-error: Unhandled`, payload with errorType/errorMessage/
+stackTrace), so the Step Functions interpreter's Retry/Catch by error name behaves as on AWS. `InvocationType: Event`
+runs the handler in a background thread. An armed throttle fault answers `TooManyRequestsException` (HTTP 429).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from moto.core.exceptions import JsonRESTError
 from wbd.sandbox.errors import HandlerLoadError
 from wbd.sandbox.faults import THROTTLE_FUNCTION, Faults
 from wbd.sandbox.function_logs import FunctionLogRouter, routed_stdout
+from wbd.sandbox.identities import IdentityBroker, acting_as
 from wbd.sandbox.stack_records import FunctionSpec
 
 LOGGER = logging.getLogger(__name__)
@@ -76,8 +78,11 @@ def _clear_layer_caches() -> None:
 class LambdaRouter:
     """Routes invocations of the stack's functions (by physical name) to their handlers in this process."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], faults: Faults, log_dir: Path) -> None:
+    def __init__(
+        self, functions: dict[str, FunctionSpec], faults: Faults, log_dir: Path, identities: IdentityBroker
+    ) -> None:
         self.functions = functions
+        self.identities = identities
         self.faults = faults
         self.log_dir = log_dir
         self._stdout: FunctionLogRouter | None = None
@@ -171,7 +176,9 @@ class LambdaRouter:
         }
         started = time.monotonic()
         log_path = self.log_dir / f"{spec.logical_id}.log"
-        with self._environment_lock, _environment(runtime_environment), self._capture(log_path):
+        # As Lambda does: the handler's AWS calls are made with a session of the function's execution role.
+        identity = self.identities.role_session(spec.role_arn, session_name=spec.name) if spec.role_arn else None
+        with self._environment_lock, _environment(runtime_environment), self._capture(log_path), acting_as(identity):
             _clear_layer_caches()
             try:
                 handler = self._handler(spec)

@@ -1,8 +1,10 @@
-"""Creating a template's resources in the emulator, in dependency order, the way CloudFormation + SAM would.
+"""Creating a template's resources in the emulator, in dependency order, the way CloudFormation would.
 
-Each supported type has a creator that resolves the resource's properties, creates it with boto3 (which points at
-the emulator) and records its Ref value and GetAtt attributes. Types the workflow does not touch are recorded as
-skipped, with placeholder values so that references to them still resolve.
+The template is the SAM transform's output (`sam_expansion.py`): functions, state machines, their roles and policies,
+event rules and schedules are the plain resources AWS would create. Each supported type has a creator that resolves
+the resource's properties, creates it with boto3 (which points at the emulator) and records its Ref value and GetAtt
+attributes; roles get their inline policies and managed policies, as IAM enforces them. Types the workflow does not
+touch are recorded as skipped, with placeholder values so that references to them still resolve.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from botocore.exceptions import ClientError, ParamValidationError
 from wbd.sandbox import data_resources
 from wbd.sandbox.emulator import emulator_client
 from wbd.sandbox.errors import ProvisioningError, TemplateError, UnknownResourceError
-from wbd.sandbox.serverless_events import ServerlessEvents
+from wbd.sandbox.event_sources import EventSources
+from wbd.sandbox.identities import IdentityBroker
+from wbd.sandbox.sam_expansion import local_path
 from wbd.sandbox.stack_records import FunctionSpec, ProvisionedResource
 from wbd.sandbox.template import Intrinsics, Template
 
 LOGGER = logging.getLogger(__name__)
-_LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 _STATES_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -39,8 +39,11 @@ _STATES_TRUST = {
 class Stack:
     """The template's resources in the emulator: logical id -> ProvisionedResource."""
 
-    def __init__(self, template: Template, stack_name: str, region: str, account_id: str) -> None:
+    def __init__(
+        self, template: Template, stack_name: str, region: str, account_id: str, identities: IdentityBroker
+    ) -> None:
         self.template = template
+        self.identities = identities
         self.stack_name = stack_name
         self.region = region
         self.account_id = account_id
@@ -56,7 +59,7 @@ class Stack:
             "AWS::NotificationARNs": "",
         }
         self.intrinsics = Intrinsics(template, self.pseudo, self.lookup)
-        self.events = ServerlessEvents(self)
+        self.events = EventSources(self)
         self._creators: dict[str, Callable[[str, dict[str, Any]], ProvisionedResource]] = {
             "AWS::S3::Bucket": partial(data_resources.bucket, self),
             "AWS::DynamoDB::Table": partial(data_resources.table, self),
@@ -70,8 +73,7 @@ class Stack:
             "AWS::CodeBuild::Project": self._codebuild_project,
             "AWS::IAM::Role": self._role,
             "AWS::Logs::LogGroup": partial(data_resources.log_group, self),
-            "AWS::Serverless::Function": self._function,
-            "AWS::Serverless::StateMachine": self._serverless_state_machine,
+            "AWS::Lambda::Function": self._function,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
             "AWS::Scheduler::Schedule": self._schedule,
@@ -160,47 +162,56 @@ class Stack:
         )
 
     def _role(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:
+        """The role with its inline policies and attached managed policies (AWS managed ones made known to IAM)."""
         props = self.props(resource)
         name = props.get("RoleName") or self.physical_name(logical_id, 64)
-        return self._create_role(
-            logical_id,
-            resource["Type"],
-            name,
-            props.get("AssumeRolePolicyDocument") or _LAMBDA_TRUST,
-            props.get("Path", "/"),
-        )
-
-    def _create_role(self, logical_id: str, type_: str, name: str, trust: Any, path: str = "/") -> ProvisionedResource:
-        document = trust if isinstance(trust, str) else json.dumps(trust)
-        role = emulator_client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=document, Path=path)["Role"]
-        record = ProvisionedResource(logical_id, type_, name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
-        self.records[logical_id] = record
-        return record
-
-    def _implicit_role(self, owner: str, props: dict[str, Any], trust: dict[str, Any]) -> str:
-        if props.get("Role"):
-            return str(props["Role"])
-        role_id = f"{owner}Role"
-        return str(
-            self._create_role(role_id, "AWS::IAM::Role", self.physical_name(role_id, 64), trust).attributes["Arn"]
+        trust = props.get("AssumeRolePolicyDocument") or {}
+        iam = emulator_client("iam")
+        role = iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument=trust if isinstance(trust, str) else json.dumps(trust),
+            Path=props.get("Path", "/"),
+        )["Role"]
+        policies: dict[str, Any] = {}
+        for policy in props.get("Policies") or []:
+            document = policy["PolicyDocument"]
+            if isinstance(document, dict) and "Version" not in document:
+                # SAM writes statement policies without a Version: IAM reads them as 2008-10-17 (the same as
+                # 2012-10-17 for policies without variables); moto's validator refuses a missing Version.
+                document = {"Version": "2012-10-17", **document}
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=document if isinstance(document, str) else json.dumps(document),
+            )
+            policies[policy["PolicyName"]] = document
+        managed = [str(arn) for arn in props.get("ManagedPolicyArns") or []]
+        self.identities.ensure_aws_managed_policies(managed)
+        for arn in managed:
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+        details = {"policies": policies, "managed_policies": managed}
+        return ProvisionedResource(
+            logical_id, resource["Type"], name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}, details=details
         )
 
     def _function(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:
+        """An AWS::Lambda::Function whose code is a local folder (the sandbox runs its handler in-process)."""
         props = self.props(resource)
         name = props.get("FunctionName") or self.physical_name(logical_id, 64)
-        code_uri = props.get("CodeUri", ".")
-        if not isinstance(code_uri, str):
-            raise ProvisioningError(f"{logical_id}: CodeUri must be a local folder in the sandbox")
+        code_path = local_path(props.get("Code"))
+        if code_path is None:
+            raise ProvisioningError(f"{logical_id}: its code must be a local folder in the sandbox")
         environment = {
             key: str(value) for key, value in ((props.get("Environment") or {}).get("Variables") or {}).items()
         }
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("README.txt", "sandbox: the handler runs in-process from the repository checkout")
+        role = str(props["Role"])
         function = emulator_client("lambda").create_function(
             FunctionName=name,
             Runtime=props.get("Runtime", "python3.12"),
-            Role=self._implicit_role(logical_id, props, _LAMBDA_TRUST),
+            Role=role,
             Handler=props.get("Handler", "app.lambda_handler"),
             Code={"ZipFile": package.getvalue()},
             Environment={"Variables": environment},
@@ -211,55 +222,43 @@ class Stack:
             logical_id=logical_id,
             name=name,
             arn=function["FunctionArn"],
-            code_dir=(self.template.base_dir / code_uri).resolve(),
+            code_dir=(self.template.base_dir / code_path).resolve(),
             handler=props.get("Handler", "app.lambda_handler"),
             environment=environment,
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
+            role_arn=role,
         )
         self.functions[name] = spec
-        record = ProvisionedResource(
+        return ProvisionedResource(
             logical_id, resource["Type"], name, {"Arn": function["FunctionArn"]}, details={"spec": spec}
-        )
-        self.records[logical_id] = record
-        self.events.expand(logical_id, function["FunctionArn"], props.get("Events") or {})
-        return record
-
-    def _serverless_state_machine(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:
-        props = self.props(resource)
-        if "DefinitionUri" in props:
-            definition = self._read_definition(logical_id, props["DefinitionUri"])
-        elif "Definition" in props:
-            definition = json.dumps(props["Definition"])
-        else:
-            raise ProvisioningError(f"{logical_id}: needs DefinitionUri or Definition")
-        return self._create_state_machine(
-            logical_id,
-            resource["Type"],
-            name=props.get("Name") or self.physical_name(logical_id, 80),
-            definition=_substitute(definition, props.get("DefinitionSubstitutions") or {}),
-            role=self._implicit_role(logical_id, props, _STATES_TRUST),
-            kind=props.get("Type", "STANDARD"),
-            events=props.get("Events") or {},
         )
 
     def _state_machine(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:
         props = self.props(resource)
-        if "DefinitionString" in props:
+        definition_path = local_path(props.get("DefinitionS3Location"))
+        if definition_path is not None:
+            definition = self._read_definition(logical_id, definition_path)
+        elif "DefinitionString" in props:
             definition = str(props["DefinitionString"])
         elif "Definition" in props:
             definition = json.dumps(props["Definition"])
         else:
-            raise ProvisioningError(f"{logical_id}: needs DefinitionString or Definition in the sandbox")
+            raise ProvisioningError(f"{logical_id}: needs a local DefinitionUri, a DefinitionString or a Definition")
         return self._create_state_machine(
             logical_id,
             resource["Type"],
             name=props.get("StateMachineName") or self.physical_name(logical_id, 80),
             definition=_substitute(definition, props.get("DefinitionSubstitutions") or {}),
-            role=str(props.get("RoleArn") or self._implicit_role(logical_id, {}, _STATES_TRUST)),
+            role=str(props.get("RoleArn") or self._states_role(logical_id)),
             kind=props.get("StateMachineType", "STANDARD"),
-            events={},
         )
+
+    def _states_role(self, owner: str) -> str:
+        """A role for a state machine that names none (a plain AWS::StepFunctions::StateMachine without RoleArn)."""
+        name = self.physical_name(f"{owner}Role", 64)
+        role = emulator_client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_STATES_TRUST))
+        return str(role["Role"]["Arn"])
 
     def _read_definition(self, logical_id: str, uri: Any) -> str:
         if not isinstance(uri, str):
@@ -270,23 +269,21 @@ class Stack:
             raise ProvisioningError(f"{logical_id}: cannot read DefinitionUri {uri}: {exc}") from exc
 
     def _create_state_machine(
-        self, logical_id: str, type_: str, *, name: str, definition: str, role: str, kind: str, events: dict[str, Any]
+        self, logical_id: str, type_: str, *, name: str, definition: str, role: str, kind: str
     ) -> ProvisionedResource:
         arn = emulator_client("stepfunctions").create_state_machine(
             name=name, definition=definition, roleArn=role, type=kind
         )["stateMachineArn"]
-        record = ProvisionedResource(
-            logical_id, type_, arn, {"Arn": arn, "Name": name}, details={"definition": definition}
+        return ProvisionedResource(
+            logical_id, type_, arn, {"Arn": arn, "Name": name}, details={"definition": definition, "role": role}
         )
-        self.records[logical_id] = record
-        self.events.expand(logical_id, arn, events)
-        return record
 
     def _rule(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:
         props = self.props(resource)
         name = props.get("Name") or self.physical_name(logical_id, 64)
         arn = self.events.put_rule(name, props, props.get("Targets") or [])
         details = {"schedule": "ScheduleExpression" in props, "bus": props.get("EventBusName")}
+        LOGGER.info("event rule provisioned", extra={"logical_id": logical_id})
         return ProvisionedResource(logical_id, resource["Type"], name, {"Arn": arn}, details=details)
 
     def _schedule(self, logical_id: str, resource: dict[str, Any]) -> ProvisionedResource:

@@ -11,6 +11,7 @@ Only one sandbox runs per process at a time; `stop()` restores os.environ and ev
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from wbd.sandbox import iam_enforcement
 from wbd.sandbox.codebuild import BuildRecord, BuildRunner
 from wbd.sandbox.codebuild_task import install_codebuild
 from wbd.sandbox.counters import ApiCounters
@@ -42,6 +44,8 @@ from wbd.sandbox.errors import (
 from wbd.sandbox.events import EventDelivery
 from wbd.sandbox.faults import Faults
 from wbd.sandbox.hosted_zones import EXAMPLE_ZONES, provide_hosted_zone
+from wbd.sandbox.iam_report import record_iam_run
+from wbd.sandbox.identities import IdentityBroker, install_interpreter_identities, install_thread_signing
 from wbd.sandbox.lambda_router import LambdaRouter
 from wbd.sandbox.provisioning import Stack
 from wbd.sandbox.queue_metrics import install_queue_metrics
@@ -110,6 +114,8 @@ class Sandbox:
         self._delivery: EventDelivery | None = None
         self._router: LambdaRouter | None = None
         self.faults: Faults
+        self.identities: IdentityBroker | None = None
+        self.ledger = iam_enforcement.Ledger()
         self.counters = Counters(self.emulator.counters, self.history)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
@@ -142,12 +148,16 @@ class Sandbox:
         self.work_dir = Path(self._given_work_dir or tempfile.mkdtemp(prefix="wbd-sandbox-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.bin_dir.mkdir(parents=True, exist_ok=True)
-        template = load_template(self.template_path, self.parameters)
+        template = load_template(
+            self.template_path, self.parameters, region=self.region, account_id=ACCOUNT_ID, stack_name=self.stack_name
+        )
         moto_api_backend.reset()
         self.emulator.start()
-        stack = Stack(template, self.stack_name, self.region, ACCOUNT_ID)
+        identities = IdentityBroker(ACCOUNT_ID, self.region)
+        self.emulator.use_credentials(identities.create_operator().environment())
+        stack = Stack(template, self.stack_name, self.region, ACCOUNT_ID, identities)
         self.faults = Faults(self.work_dir / "faults.json", function_name_of=self._function_name)
-        router = LambdaRouter(stack.functions, self.faults, self.work_dir / "logs")
+        router = LambdaRouter(stack.functions, self.faults, self.work_dir / "logs", identities)
         runner = BuildRunner(
             self.work_dir,
             self.faults,
@@ -157,26 +167,33 @@ class Sandbox:
             extra_environment=self.build_environment,
             region=self.region,
             account_id=ACCOUNT_ID,
+            identities=identities,
         )
-        delivery = EventDelivery(router, self.region, ACCOUNT_ID)
+        delivery = EventDelivery(router, self.region, ACCOUNT_ID, identities)
         install_time_compression(self._patches, self.time_scale)
         install_target_health_checks(self._patches)
         install_queue_metrics(self._patches, self.time_scale)
         _install_execution_names(self._patches)
         _install_task_failure_cause(self._patches)
+        install_thread_signing(self._patches)
+        install_interpreter_identities(self._patches, identities)
         router.install(self._patches)
         install_codebuild(self._patches, runner)
         delivery.install(self._patches)
         self._stack, self._runner, self._delivery, self._router = stack, runner, delivery, router
+        self.identities = identities
         stack.provision()
         for zone_id, domain in EXAMPLE_ZONES.items():
             provide_hosted_zone(zone_id, domain)
+        # From here on every request is authorized by IAM, as on AWS (see iam_enforcement.py for what moto judges).
+        iam_enforcement.install(self._patches, self.ledger)
         delivery.ssm_events_enabled = True
         LOGGER.info("sandbox started", extra={"endpoint_url": self.endpoint_url, "resources": len(stack.records)})
 
     def stop(self) -> None:
         if self._stack is not None:
             self._stop_running_executions()
+            self._record_iam_decisions()
         self._patches.close()
         if self.emulator._server is not None:
             self.emulator.stop()
@@ -195,6 +212,13 @@ class Sandbox:
                 "executions"
             ]:
                 sfn.stop_execution(executionArn=execution["executionArn"], error="Sandbox.Stopped")
+
+    def _record_iam_decisions(self) -> None:
+        """With WBD_IAM_RECORD_DIR set (`make iam-report`), write this sandbox's roles and IAM decisions there."""
+        directory = os.environ.get("WBD_IAM_RECORD_DIR")
+        if not directory or self._stack is None:
+            return
+        record_iam_run(Path(directory), self._stack, self.ledger)
 
     # -- lookups -------------------------------------------------------------------------------------------------
     @property

@@ -31,3 +31,4 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory: int
+    role_arn: str = ""  # the function's execution role: its handler runs with a session of it

@@ -1,4 +1,5 @@
-"""Reading a SAM/CloudFormation template: short-form tags, parameters, conditions, Globals, intrinsics, order.
+"""Reading a SAM/CloudFormation template: short-form tags, parameters, the SAM transform, conditions, intrinsics,
+order.
 
 `load_template(path)` gives a `Template`; `Intrinsics` resolves Ref / Fn::GetAtt / Fn::Sub / Fn::Join / Fn::If / ...
 against the resources the sandbox has created (through a `lookup(logical_id, attribute | None)` callable).
@@ -7,7 +8,6 @@ against the resources the sandbox has created (through a `lookup(logical_id, att
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -39,7 +39,6 @@ _SHORT_TAGS = (
     "Or",
     "Transform",
 )
-_FUNCTION_GLOBALS_MERGED = ("Environment",)
 LookUp = Callable[[str, str | None], Any]
 
 
@@ -128,8 +127,18 @@ class Template:
             raise TemplateError(f"dependency cycle between resources: {' -> '.join(exc.args[1])}") from exc
 
 
-def load_template(path: Path, overrides: dict[str, str] | None = None) -> Template:
-    """Read the template, apply parameter Defaults and overrides and SAM Globals."""
+def load_template(
+    path: Path,
+    overrides: dict[str, str] | None = None,
+    *,
+    region: str = "us-east-1",
+    account_id: str = "123456789012",
+    stack_name: str = "wandb-deployer-sandbox",
+) -> Template:
+    """Read the template, apply parameter Defaults and overrides, and expand it with the SAM transform (Globals,
+    functions, state machines, their roles, policies, rules and schedules: see sam_expansion.py)."""
+    from wbd.sandbox.sam_expansion import expand
+
     try:
         body = parse_template_text(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -146,32 +155,8 @@ def load_template(path: Path, overrides: dict[str, str] | None = None) -> Templa
     missing = set(body.get("Parameters") or {}) - set(parameters)
     if missing:
         raise TemplateError(f"template parameter(s) without Default need a value: {', '.join(sorted(missing))}")
-    _apply_globals(body)
-    return Template(path=path, body=body, parameters=parameters)
-
-
-def _apply_globals(body: dict[str, Any]) -> None:
-    globals_ = body.get("Globals") or {}
-    for section, resource_type in (
-        ("Function", "AWS::Serverless::Function"),
-        ("StateMachine", "AWS::Serverless::StateMachine"),
-    ):
-        defaults = globals_.get(section) or {}
-        for resource in body["Resources"].values():
-            if resource.get("Type") != resource_type:
-                continue
-            properties = resource.setdefault("Properties", {})
-            for key, value in defaults.items():
-                if key not in properties:
-                    properties[key] = copy.deepcopy(value)
-                elif key in _FUNCTION_GLOBALS_MERGED:
-                    merged = copy.deepcopy(value.get("Variables", {}))
-                    merged.update(properties[key].get("Variables", {}))
-                    properties[key] = {**properties[key], "Variables": merged}
-                elif key == "Layers" and isinstance(value, list):
-                    properties[key] = [*copy.deepcopy(value), *properties[key]]
-                elif key == "Tags" and isinstance(value, dict):
-                    properties[key] = {**value, **properties[key]}
+    expanded = expand(body, parameters, region=region, account_id=account_id, stack_name=stack_name)
+    return Template(path=path, body=expanded, parameters=parameters)
 
 
 def references(node: Any) -> set[str]:

@@ -121,7 +121,16 @@ def state_lock(backend: S3Backend, operation: str, timeout_seconds: float) -> It
     try:
         yield info
     finally:
-        _delete_lock(backend)
+        _release(backend, info)
+
+
+def _release(backend: S3Backend, info: dict[str, Any]) -> None:
+    """As Terraform's S3 backend unlocks (client.go, unlockWithFile): read the lock file, check it is this operation's
+    lock, then delete it."""
+    holder = read_lock(backend)
+    if holder is not None and holder.get("ID") != info.get("ID"):
+        raise StateUnlockError(f"lock ID {info.get('ID')!r} does not match existing lock ID {holder.get('ID')!r}")
+    _delete_lock(backend)
 
 
 def _delete_lock(backend: S3Backend) -> None:

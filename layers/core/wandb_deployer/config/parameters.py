@@ -376,3 +376,14 @@ def deployment_paused(deployment: str, *, prefix: str, ssm: Any) -> bool:
             return False
         raise _aws_error(exc, "GetParameter deployer/paused") from exc
     return str(value).strip().lower() == "true"
+
+
+def read_api_key(deployment: str, *, prefix: str, ssm: Any) -> str | None:
+    """`deployer/api_key`, decrypted (None when not set): for checking the W&B version, never a run's config."""
+    name = f"{_prefix(prefix)}/{deployment}/deployer/api_key"
+    try:
+        return str(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise _aws_error(exc, "GetParameter deployer/api_key") from exc
