@@ -41,9 +41,19 @@ def test_the_deployer_key_outlives_the_stack_like_what_it_encrypts() -> None:
 
 
 def test_service_principals_use_the_key_only_on_behalf_of_this_account() -> None:
+    # Either aws:SourceAccount, or (CloudWatch Logs, as AWS documents it) the log group ARN of this account and region
+    # in the encryption context.
     for statement in statements(RESOURCES["DeployerKey"]["Properties"]["KeyPolicy"]):
-        if "Service" in statement.get("Principal", {}):
-            assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        if "Service" not in statement.get("Principal", {}):
+            continue
+        condition = statement["Condition"]
+        if "StringEquals" in condition:
+            assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+        else:
+            context = condition["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+            assert context == {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+            }
 
 
 def test_state_writes_that_are_not_sse_kms_with_the_deployer_key_are_denied() -> None:
