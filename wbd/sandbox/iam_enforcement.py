@@ -3,28 +3,36 @@ and every decision recorded for the least-privilege report.
 
 What moto 5.2.5 enforces by itself once `INITIAL_NO_AUTH_ACTION_COUNT` requests have passed (moto/core/responses.py,
 moto/core/authorization.py, moto/iam/access_control.py):
-- every request handled by a service's `call_action` (the JSON and query protocols: DynamoDB, SSM, SNS, SQS,
-  EventBridge, Scheduler, Step Functions, CodeBuild, KMS, CloudWatch Logs, IAM, STS, Lambda) and S3's handlers: the
+- every request handled by a service's `call_action` (the JSON, query and REST protocols through BaseResponse:
+  DynamoDB, SSM, SNS, SQS, EventBridge, Scheduler, Step Functions, CodeBuild, KMS, CloudWatch and its Logs, ELB,
+  Route53, IAM, STS, Lambda) and S3's handlers: the
   SigV4 signature against the access key's secret (an IAM user's, or an STS session's with its token), then the
   caller's identity policies (inline and attached; groups for users) with explicit Deny first;
 - the resource of a request only for S3 (bucket or bucket/key ARN), SQS (the queue ARN), IAM role operations and STS
   AssumeRole (with the role's trust policy). Every other service is checked against the resource `*`, so a statement
   scoped to an ARN never matches there: moto denies it;
-- action names as moto spells them (`<signing name>:<operation>`), case-sensitively: `lambda:Invoke` (IAM:
-  InvokeFunction), S3 API names for some operations (`ListObjectsV2`, `GetBucketNotificationConfiguration`, ...),
-  IAM names for others (`GetBucketCORS`, `GetObjectVersion`), and for several bucket subresources its default for
-  the HTTP method instead (`GET ?encryption` and `GET ?publicAccessBlock` are checked as `s3:ListBucket`).
+- action names as moto spells them (`<signing name>:<operation>`, so `monitoring:GetMetricData` for CloudWatch's
+  `cloudwatch:GetMetricData`), case-sensitively: `lambda:Invoke` (IAM: InvokeFunction), S3 API names for some
+  operations (`ListObjectsV2`, `GetBucketNotificationConfiguration`, ...), IAM names for others (`GetBucketCORS`,
+  `GetObjectVersion`), and for several bucket subresources its default for the HTTP method instead (`GET
+  ?encryption` and `GET ?publicAccessBlock` are checked as `s3:ListBucket`).
 It does not evaluate: conditions (only keys present in the request's form data, and those rarely are: `kms:ViaService`,
 `aws:ResourceAccount`, `aws:ResourceTag/...`, `iam:PassedToService`, `aws:SourceAccount` are never checked),
 `NotResource` (a statement without `Resource` counts as matching every resource), resource-based policies (bucket,
 key, topic, bus and Lambda permission policies), permission boundaries, session policies, and any call an AWS service
 makes on the caller's behalf (KMS for SSE-KMS objects, tables and SecureStrings; iam:PassRole at StartBuild).
 
+Its signature check of a REST GET without a body (Route53's) signs the request's headers as its payload, so every
+such request fails with SignatureDoesNotMatch.
+
 What the sandbox adds (`install`), so that the deployer's policies are judged as AWS judges them:
+- the signature of a GET, HEAD or DELETE without a body checked over an empty payload, as the client signed it;
+- IAM's service prefix where moto uses the signing name (`SERVICE_PREFIXES`);
 - the resource of each request of the deployer's services (DynamoDB table, SSM parameter, SNS topic, event bus or
-  rule, state machine or execution, CodeBuild project, Lambda function, KMS key, log stream, and the queue SQS's
-  GetQueueUrl names, which moto checks against `*`), one check per resource
-  for requests naming several (PutEvents entries, BatchGetBuilds ids, GetParameters names);
+  rule, state machine or execution, CodeBuild project, Lambda function, KMS key, log stream, Route53 hosted zone, and
+  the queue SQS's GetQueueUrl names, which moto checks against `*`), one check per resource for requests naming
+  several (PutEvents entries, BatchGetBuilds ids, GetParameters names); ELB and CloudWatch Describe/GetMetricData
+  take no resource-level permission on AWS either (`*`);
 - IAM's action names where moto's differ (`IAM_ACTION_NAMES`; for S3 bucket subresources moto checks as its
   method's default - ListBucket for GET ?encryption or ?publicAccessBlock - the subresource's action), and
   case-insensitive action matching, as IAM has;
@@ -44,6 +52,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+
+# moto names the service of an action by its signing name; IAM's prefix differs for these.
+SERVICE_PREFIXES: dict[str, str] = {"monitoring": "cloudwatch"}
 
 # moto's action name -> IAM's (per service); anything else is IAM's name already.
 IAM_ACTION_NAMES: dict[str, dict[str, str]] = {
@@ -235,6 +246,11 @@ def _resources(service: str, action: str, context: _Context) -> list[str]:
     if service == "sqs":  # moto resolves a QueueUrl itself; GetQueueUrl names the queue instead
         queue = body.get("QueueName") or context.form("QueueName")
         return [context.arn("sqs", str(queue))] if queue else []
+    if service == "route53":  # hosted zones have no region or account in their ARN
+        parts = unquote(urlsplit(context.path).path).split("/")
+        if "hostedzone" in parts and len(parts) > parts.index("hostedzone") + 1:
+            return [f"arn:aws:route53:::hostedzone/{parts[parts.index('hostedzone') + 1]}"]
+        return []
     if service == "scheduler":
         name = unquote(urlsplit(context.path).path).rstrip("/").rsplit("/", 1)[-1]
         group = (parse_qs(urlsplit(context.path).query).get("groupName") or ["default"])[0]
@@ -258,6 +274,7 @@ def install(patches: ExitStack, ledger: Ledger) -> None:
 
     def check_action_permitted(request: IAMRequestBase, resource: str) -> None:
         service, _, action = request._action.partition(":")
+        service = SERVICE_PREFIXES.get(service, service)
         iam_action = IAM_ACTION_NAMES.get(service, {}).get(action, action)
         if service == "s3":
             iam_action = _s3_action(request, iam_action)
@@ -282,6 +299,21 @@ def install(patches: ExitStack, ledger: Ledger) -> None:
         lowered = dict(statement._statement, **{element: _lower(declared)})
         return bool(original_match(IAMPolicyStatement(lowered), element, value.lower()))
 
+    original_request = IAMRequestBase._create_aws_request
+
+    def create_aws_request(request: IAMRequestBase) -> Any:
+        # moto hands a REST request's headers in as its form data (Route53's GETs): signed as the body, they never
+        # match the client's signature of an empty payload.
+        if str(request._method).upper() in ("GET", "HEAD", "DELETE") and not request._body:
+            saved = request._data
+            request._data = {}
+            try:
+                return original_request(request)
+            finally:
+                request._data = saved
+        return original_request(request)
+
+    patches.enter_context(patch.object(IAMRequestBase, "_create_aws_request", create_aws_request))
     patches.enter_context(patch.object(IAMRequestBase, "check_action_permitted", check_action_permitted))
     patches.enter_context(patch.object(IAMPolicyStatement, "_check_element_matches", check_element_matches))
 

@@ -51,9 +51,7 @@ def test_service_principals_use_the_key_only_on_behalf_of_this_account() -> None
             assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
         else:
             context = condition["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
-            assert context == {
-                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
-            }
+            assert context == {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
 
 
 def test_state_writes_that_are_not_sse_kms_with_the_deployer_key_are_denied() -> None:
