@@ -1,7 +1,8 @@
 """The CodeBuild emulation: a StartBuild runs the real buildspec's phases as local bash subprocesses.
 
 The source zip (`sourceLocationOverride` or the project's S3 source, `bucket/key`) is fetched from the emulator and
-extracted into a fresh CODEBUILD_SRC_DIR; `buildspec.yml` (or the override) is read from it; phases install,
+extracted into a fresh CODEBUILD_SRC_DIR; the buildspec is the project's inline one (the deployer's), the override's,
+or a file of the source (default `buildspec.yml`); phases install,
 pre_build, build and post_build run with CodeBuild's transition rules (`finally`, `on-failure: ABORT|CONTINUE`),
 commands sharing exported variables and the working directory like buildspec 0.2. Environment: the project's
 variables, the buildspec's `env`, then `environmentVariablesOverride` (PLAINTEXT, PARAMETER_STORE resolved with
