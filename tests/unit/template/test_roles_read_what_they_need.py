@@ -1,0 +1,65 @@
+"""Security item 5, on the template as SAM expands it: no function reads the saved plan (it holds the license) or the
+state but AcquireLock's `.tflock`; UpgradeRequest writes no parameter but the versions an upgrade sets; no KMS grant on
+`*`; the license and the API key are read only by the plan role and the health check (LoadConfig reads their versions,
+a Deny stops it decrypting them)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import pytest
+
+from tests.conftest import REPO
+from wbd.sandbox.iam_report import RoleGrants, template_grants
+
+pytestmark = pytest.mark.unit
+
+ROLES = template_grants(REPO / "template.yaml")
+PREFIX = "arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/wandb-deployer/demo"
+
+
+def granted(role: RoleGrants, action: str, resource: str) -> bool:
+    return any(
+        fnmatch.fnmatchcase(action.lower(), grant.action.lower())
+        and any(fnmatch.fnmatchcase(resource, pattern) for pattern in grant.resources)
+        for grant in role.grants
+    )
+
+
+def test_no_function_reads_the_saved_plan() -> None:
+    plan = "${ArtifactsBucket.Arn}/runs/demo/demo-parameter-change-1/plan.tfplan"
+    readers = {name for name, role in ROLES.items() if granted(role, "s3:GetObject", plan)}
+    assert readers == {"TerraformApplyRole"}
+    assert granted(ROLES["SummarisePlanFunctionRole"], "s3:GetObject", plan.replace("plan.tfplan", "plan.json"))
+
+
+def test_acquire_lock_touches_only_the_state_lock_file() -> None:
+    role = ROLES["AcquireLockFunctionRole"]
+    state = "${StateBucket.Arn}/deployments/demo/terraform.tfstate"
+    for action in ("s3:GetObject", "s3:DeleteObject", "s3:PutObject"):
+        assert not granted(role, action, state)
+    assert granted(role, "s3:DeleteObject", state + ".tflock")
+
+
+def test_upgrade_requests_write_only_the_versions_an_upgrade_sets() -> None:
+    role = ROLES["UpgradeRequestFunctionRole"]
+    for key in ("infra/license", "app/license", "deployer/approval", "deployer/api_key", "infra/size"):
+        assert not granted(role, "ssm:PutParameter", f"{PREFIX}/{key}"), key
+    assert granted(role, "ssm:PutParameter", f"{PREFIX}/app/wandb_version")
+
+
+def test_no_role_is_granted_kms_on_every_key() -> None:
+    for name, role in ROLES.items():
+        assert not any(grant.action.startswith("kms:") and "*" in grant.resources for grant in role.grants), name
+
+
+def test_only_the_plan_role_and_the_health_check_read_the_license_or_the_api_key() -> None:
+    readers = {
+        name
+        for name, role in ROLES.items()
+        for key in ("infra/license", "app/license", "deployer/api_key")
+        for action in ("ssm:GetParameter", "ssm:GetParameters")
+        if granted(role, action, f"{PREFIX}/{key}")
+    }
+    # LoadConfig may list them (their versions stand for them) but a Deny on their encryption context stops decrypts.
+    assert readers == {"TerraformPlanRole", "CheckHealthRole", "LoadConfigFunctionRole"}
