@@ -4,7 +4,6 @@ it is given, upgrades answered, and the upgrade guards holding for a push and a 
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
@@ -20,6 +19,8 @@ import yaml
 from tests.e2e.conftest import MODULE_QUEUE, OPERATOR_EXAMPLE
 from tests.e2e.test_drift import delete_notification, file_storage_bucket
 from wbd.cli.run_views import counts_text
+from wbd.sandbox.emulator import ACCOUNT_ID
+from wbd.sandbox.identities import OPERATOR_USER
 from wbd.sandbox_driver import SandboxDriver, demo_license
 
 pytestmark = pytest.mark.e2e
@@ -116,7 +117,9 @@ def test_approval_upgrades_and_the_guards_for_every_source_of_change(deployer: S
     deployer.wait_until_idle()
     first = wbd(deployer, "runs", deployment, "latest")
     assert first.exit_code == 0, first.output
-    assert f"approved by {getpass.getuser()} at" in first.stdout and pending.plan_sha256 in first.stdout
+    # the approver as AWS knows them (security item 10: STS's caller identity, never a local user name)
+    operator = f"arn:aws:iam::{ACCOUNT_ID}:user/{OPERATOR_USER}"
+    assert f"approved by {operator} at" in first.stdout and pending.plan_sha256 in first.stdout
     assert re.search(r"trigger\s+push", first.stdout)
     deployer.put(deployment, "deployer/approval", "destructive")
     deployer.wait_until_idle()

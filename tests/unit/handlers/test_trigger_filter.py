@@ -114,8 +114,8 @@ def test_a_name_outside_the_layout_is_ignored_with_its_own_reason(deployment: di
 # -- the rule's pattern (template.yaml), evaluated by moto's EventBridge pattern matcher (the one the sandbox delivers
 #    with; moto does not implement TestEventPattern) -------------------------------------------------------------------
 def _rule_pattern() -> dict[str, Any]:
-    template = load_template(REPO / "template.yaml")
-    pattern = template.resources["TriggerFunction"]["Properties"]["Events"]["ParameterChanged"]["Properties"]["Pattern"]
+    template = load_template(REPO / "template.yaml")  # SAM-expanded: the function's event is a rule of its own
+    pattern = template.resources["TriggerFunctionParameterChanged"]["Properties"]["EventPattern"]
     pseudo = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::StackName": "wbd"}
     resolved: dict[str, Any] = Intrinsics(template, pseudo, lambda *_: None).resolve(pattern)
     return resolved

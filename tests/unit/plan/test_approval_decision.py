@@ -22,7 +22,8 @@ pytestmark = pytest.mark.unit
 ONE_DATABASE_DELETED = [
     resource_change("module.wandb.module.database.aws_rds_cluster.this", "aws_rds_cluster", ["delete"])
 ]
-ONE_ROLE_DELETED = [resource_change("module.wandb.aws_iam_role.node", "aws_iam_role", ["delete"])]
+# A launch template holds no data and controls no access (an IAM role does since security item 8: see test_destructive).
+ONE_TEMPLATE_DELETED = [resource_change("module.wandb.aws_launch_template.workers", "aws_launch_template", ["delete"])]
 
 
 @pytest.mark.parametrize(
@@ -58,13 +59,13 @@ def test_a_plan_deleting_exactly_one_database_waits_under_the_destructive_policy
 
 
 def test_deleting_a_resource_that_holds_no_data_does_not_wait(s3: Any) -> None:
-    store_plan(s3, ONE_ROLE_DELETED)
+    store_plan(s3, ONE_TEMPLATE_DELETED)
     summary = summarise(s3, "destructive")
     assert (summary.requires_approval, summary.destructive_count, summary.counts.delete) == (False, 0, 1)
 
 
 def test_the_stored_summary_is_the_whole_decision(s3: Any) -> None:
-    store_plan(s3, ONE_DATABASE_DELETED + ONE_ROLE_DELETED)
+    store_plan(s3, ONE_DATABASE_DELETED + ONE_TEMPLATE_DELETED)
 
     summarise(s3, "destructive")
 
@@ -84,7 +85,11 @@ def test_the_stored_summary_is_the_whole_decision(s3: Any) -> None:
                 "type": "aws_rds_cluster",
                 "action": "delete",
             },
-            {"address": "module.wandb.aws_iam_role.node", "type": "aws_iam_role", "action": "delete"},
+            {
+                "address": "module.wandb.aws_launch_template.workers",
+                "type": "aws_launch_template",
+                "action": "delete",
+            },
         ],
         "changes_truncated": False,
         "destructive": [
@@ -99,7 +104,7 @@ def test_the_stored_summary_is_the_whole_decision(s3: Any) -> None:
 
 
 def test_without_a_key_the_summary_is_encrypted_with_the_bucket_default_kms_key(s3: Any) -> None:
-    store_plan(s3, ONE_ROLE_DELETED)
+    store_plan(s3, ONE_TEMPLATE_DELETED)
     written = []
     s3.meta.events.register("before-parameter-build.s3.PutObject", lambda params, **_: written.append(dict(params)))
 
@@ -133,7 +138,7 @@ def test_without_a_key_the_summary_is_encrypted_with_the_bucket_default_kms_key(
     ],
 )
 def test_a_plan_result_without_a_plan_is_refused(s3: Any, result: bytes, message: str) -> None:
-    store_plan(s3, ONE_ROLE_DELETED)
+    store_plan(s3, ONE_TEMPLATE_DELETED)
     s3.put_object(Bucket=BUCKET, Key=PREFIX + "plan-result.json", Body=result)
 
     with pytest.raises(PlanNotFoundError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -143,7 +148,7 @@ def test_a_plan_result_without_a_plan_is_refused(s3: Any, result: bytes, message
 
 
 def test_a_missing_plan_names_the_object(s3: Any) -> None:
-    store_plan(s3, ONE_ROLE_DELETED)
+    store_plan(s3, ONE_TEMPLATE_DELETED)
     s3.delete_object(Bucket=BUCKET, Key=PREFIX + "plan.json")
 
     with pytest.raises(PlanNotFoundError) as raised:
