@@ -1,7 +1,8 @@
 """`wbd config`: validate, render, push, pull and show a deployment's desired state.
 
 Exit codes: 0 success, 1 nothing written (declined), 2 the file, the config or AWS failed (one line per problem).
-Secrets (license, API key) are read from files or stdin, stored as SecureStrings, and never echoed.
+Secrets (license, API key) are read from files or stdin, stored as SecureStrings, and never echoed; secret inputs
+(`config.secret_inputs`) are stored as SecureStrings and shown masked.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ def pull(
         document["app"] = dict(config.app)
     header = (
         f"# {deployment} as SSM held it under {prefix}/{deployment} at {iso(utc_now())[:19]}Z (wbd config pull).\n"
-        f"# The license and the API key stay in SSM; push this file without them.\n"
+        f"# The license, the API key and secret inputs (oidc_secret, ...) stay in SSM; push this file without them.\n"
     )
     text = header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
     if out_file is None:

@@ -72,6 +72,8 @@ class RoleGrants:
     managed_policies: list[str] = field(default_factory=list)
     # Actions the runs used that no inline statement grants: an attached managed policy allowed them.
     through_managed: set[str] = field(default_factory=set)
+    # The Deny statements of its inline policies, one action each (they override any grant).
+    denials: list[Grant] = field(default_factory=list)
 
 
 # Needs no permission on AWS (any principal may call it), so it proves nothing about a policy.
@@ -84,10 +86,10 @@ def _listed(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
-def _allow_statements(document: Any) -> list[tuple[int, dict[str, Any]]]:
+def _allow_statements(document: Any, effect: str = "Allow") -> list[tuple[int, dict[str, Any]]]:
     statements = document.get("Statement", []) if isinstance(document, dict) else []
     statements = statements if isinstance(statements, list) else [statements]
-    return [(index, s) for index, s in enumerate(statements) if isinstance(s, dict) and s.get("Effect") == "Allow"]
+    return [(index, s) for index, s in enumerate(statements) if isinstance(s, dict) and s.get("Effect") == effect]
 
 
 def template_grants(template_path: Path) -> dict[str, RoleGrants]:
@@ -104,10 +106,11 @@ def template_grants(template_path: Path) -> dict[str, RoleGrants]:
         properties = intrinsics.resolve(resource.get("Properties") or {})
         role = RoleGrants(logical_id, managed_policies=_listed(properties.get("ManagedPolicyArns")))
         for policy in properties.get("Policies") or []:
-            for index, statement in _allow_statements(policy.get("PolicyDocument")):
-                resources = _listed(statement.get("Resource"))
-                for action in _listed(statement.get("Action")):
-                    role.grants.append(Grant(str(policy["PolicyName"]), index, action, resources))
+            for effect, found in (("Allow", role.grants), ("Deny", role.denials)):
+                for index, statement in _allow_statements(policy.get("PolicyDocument"), effect):
+                    resources = _listed(statement.get("Resource"))
+                    for action in _listed(statement.get("Action")):
+                        found.append(Grant(str(policy["PolicyName"]), index, action, resources))
         roles[logical_id] = role
     return roles
 

@@ -10,7 +10,7 @@ import fnmatch
 import pytest
 
 from tests.conftest import REPO
-from wbd.sandbox.iam_report import RoleGrants, template_grants
+from wbd.sandbox.iam_report import Grant, RoleGrants, template_grants
 
 pytestmark = pytest.mark.unit
 
@@ -18,12 +18,17 @@ ROLES = template_grants(REPO / "template.yaml")
 PREFIX = "arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/wandb-deployer/demo"
 
 
-def granted(role: RoleGrants, action: str, resource: str) -> bool:
+def _matching(grants: list[Grant], action: str, resource: str) -> bool:
     return any(
         fnmatch.fnmatchcase(action.lower(), grant.action.lower())
         and any(fnmatch.fnmatchcase(resource, pattern) for pattern in grant.resources)
-        for grant in role.grants
+        for grant in grants
     )
+
+
+def granted(role: RoleGrants, action: str, resource: str) -> bool:
+    """An Allow matches and no Deny of the role does (the trigger may read any parameter's version but the secrets')."""
+    return _matching(role.grants, action, resource) and not _matching(role.denials, action, resource)
 
 
 def test_no_function_reads_the_saved_plan() -> None:
