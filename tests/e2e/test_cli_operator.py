@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -177,7 +178,10 @@ def test_sandbox_up_says_where_to_look_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
             printed.append(line.rstrip("\n"))
             if line.startswith("# Ctrl-C stops the sandbox"):
                 break
-        exports = dict(line.removeprefix("export ").split("=", 1) for line in printed if line.startswith("export "))
+        # as a shell reads them (the token variables are exported empty, '')
+        exports = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in printed if line.startswith("export ")
+        )
         assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
         logs = next(line for line in printed if line.startswith("# handler logs"))
         assert Path(logs.rsplit(": ", 1)[-1]).is_dir()

@@ -84,12 +84,17 @@ class Emulator:
 
     @property
     def environment(self) -> dict[str, str]:
-        """What a process (or subprocess) needs to talk to this emulator."""
+        """What a process (or subprocess) needs to talk to this emulator.
+
+        The operator's access key is an IAM user's, without a session token: the token variables are exported empty,
+        so that a token left in the shell (or the parent's environment) is not sent with it and refused."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "MOTO_PORT": str(self.port),
+            "AWS_SESSION_TOKEN": "",
+            "AWS_SECURITY_TOKEN": "",
             **self.credentials,
         }
 
