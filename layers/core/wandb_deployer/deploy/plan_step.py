@@ -13,7 +13,13 @@ from wandb_deployer.plan.summary import PlanDigest, summarise_plan_with_digest
 from wandb_deployer.runs.desired import AppliedState, read_applied
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import PlanSummary, PlanSummaryInput
-from wandb_deployer.upgrade.runbook_execution import check_step_plan, record_state_version, runs_current_step
+from wandb_deployer.upgrade.preflight import check_capacity
+from wandb_deployer.upgrade.runbook_execution import (
+    check_step_plan,
+    record_preflight,
+    record_state_version,
+    runs_current_step,
+)
 from wandb_deployer.upgrade.runbook_record import read_runbook
 
 logger = Logger(child=True)
@@ -90,6 +96,14 @@ def _runbook_step(
         table=table,
         dynamodb=dynamodb,
     )
+    if state.step.preflight and summary.has_changes:
+        region = state.runbook.region
+        results = check_capacity(
+            cluster_name=state.runbook.cluster_name,
+            ec2=client("ec2", region),
+            service_quotas=client("service-quotas", region),
+        )
+        state = record_preflight(state, results, execution_arn=request.execution_arn, table=table, dynamodb=dynamodb)
     if summary.has_changes:
         record_state_version(
             state,

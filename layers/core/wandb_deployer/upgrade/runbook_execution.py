@@ -18,10 +18,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from wandb_deployer.errors import AwsRequestFailedError, RunbookRuleViolationError
+from wandb_deployer.errors import AwsRequestFailedError, RunbookPreflightFailedError, RunbookRuleViolationError
 from wandb_deployer.plan.shape import RuleViolation, ShapedChange, check_plan_shape
 from wandb_deployer.runs import aws_failure, error_code, iso, parse_iso, utc_now
 from wandb_deployer.runs.change_source import note_writes
+from wandb_deployer.upgrade.preflight import PreflightResult
 from wandb_deployer.upgrade.runbook_record import RunbookState, StateVersion, new_runbook_state, save_runbook
 from wandb_deployer.upgrade.runbooks import Runbook, RunbookStep
 
@@ -251,3 +252,26 @@ def finish_step(
         dynamodb=dynamodb,
     )
     return saved
+
+
+def record_preflight(
+    state: RunbookState, results: list[PreflightResult], *, execution_arn: str, table: str, dynamodb: Any
+) -> RunbookState:
+    """Keep the step's pre-flight results; a failed check stops the runbook (RunbookPreflightFailedError) before its
+    plan can be approved or applied."""
+    lines = [result.line() for result in results]
+    failed = [result for result in results if not result.passed]
+    if failed:
+        stop_runbook(
+            state,
+            reason=f"{len(failed)} pre-flight check(s) failed (nothing was applied)",
+            execution_arn=execution_arn,
+            preflight=lines,
+            table=table,
+            dynamodb=dynamodb,
+        )
+        raise RunbookPreflightFailedError(
+            f"runbook {state.runbook.transition}, {state.position()}: " + " | ".join(r.line() for r in failed)
+        )
+    record = state.record.model_copy(update={"preflight": lines})
+    return save_runbook(state.with_step(record), table=table, dynamodb=dynamodb)

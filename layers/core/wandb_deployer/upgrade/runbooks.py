@@ -88,6 +88,8 @@ class Runbook(BaseModel):
     to_module_version: str
     steps: tuple[RunbookStep, ...]
     notes: tuple[str, ...] = Field(default_factory=tuple)
+    region: str = "us-east-1"  # the deployment's region (pre-flight checks look there)
+    cluster_name: str = ""  # the EKS cluster: the module names it after `namespace` (modules/app_eks/main.tf)
 
 
 _CAPACITY = (
@@ -195,6 +197,7 @@ def _v7_to_v8(request: UpgradeRequest, current: DeploymentConfig) -> Runbook:
         to_module_version=target,
         steps=tuple(steps),
         notes=tuple(plan.notes),
+        **_where(current),
     )
     _check_contract(runbook)
     return runbook
@@ -267,9 +270,14 @@ def _legacy_to_operator(request: UpgradeRequest, current: DeploymentConfig) -> R
         to_module_version=target,
         steps=tuple(steps),
         notes=tuple(plan.notes if plan else ()),
+        **_where(current),
     )
     _check_contract(runbook)
     return runbook
+
+
+def _where(current: DeploymentConfig) -> dict[str, str]:
+    return {"region": current.deployer.region, "cluster_name": str(current.infra.get("namespace") or "")}
 
 
 def _release(version: str, reasons: list[str]) -> ReleaseInterface | None:
