@@ -51,7 +51,7 @@ class PlanRule(BaseModel):
         )
 
     def describe(self) -> str:
-        what = ", ".join([*self.addresses, *(f"type {t}" for t in self.types)])
+        what = ", ".join([*self.addresses, *(f"type {t}" for t in self.types)]) or "none"
         return f"{self.kind}: {what}"
 
 
