@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wbd.sandbox.terraform_emulation import EMULATION_NOTE
+from wbd.sandbox.faults import take_fault_from_file
+from wbd.sandbox.terraform_emulation import EMULATION_NOTE, eks
 from wbd.sandbox.terraform_emulation import file_storage as fs
 from wbd.sandbox.terraform_emulation.environment import EmulationEnvironment, emulator_client
 from wbd.sandbox.terraform_emulation.errors import PlanFileError
@@ -112,7 +113,7 @@ def _diff(before: ResourceRecord | None, desired: ResourceRecord | None, created
     unknown = tuple(fs.COMPUTED.get(desired.type, ()))
     if before is None:
         return ResourceChange(address=desired.address, actions=("create",), after=desired, after_unknown=unknown)
-    force_new = fs.FORCE_NEW.get(desired.type)
+    force_new = fs.FORCE_NEW.get(desired.type) or eks.FORCE_NEW.get(desired.type)
     if force_new and before.attributes.get(force_new) != desired.attributes.get(force_new):
         return ResourceChange(
             address=desired.address,
@@ -160,6 +161,10 @@ def account_id(region: str) -> str:
     return str(emulator_client("sts", region).get_caller_identity()["Account"])
 
 
+def _take(environment: EmulationEnvironment, fault: str) -> bool:
+    return environment.faults_file is not None and take_fault_from_file(environment.faults_file, fault) is not None
+
+
 def make_plan(
     workspace: Workspace, prior: State | None, environment: EmulationEnvironment, refresh_only: bool, timestamp: str
 ) -> SavedPlan:
@@ -171,6 +176,12 @@ def make_plan(
     pet_record = refreshed_by_address.get(fs.pet_address(workspace))
     pet = str(pet_record.attributes["id"]) if pet_record else fs.pet_name(lineage)
     desired = {record.address: record for record in fs.desired_resources(workspace, pet, region, account_id(region))}
+    if environment.emulate_eks and workspace.operator_generation:
+        replace_cluster = not refresh_only and _take(environment, eks.REPLACE_CLUSTER_FAULT)
+        eks_records = eks.desired_eks_resources(workspace, replace_cluster=replace_cluster)
+        desired.update({record.address: record for record in eks_records})
+        eks.apply_moves(workspace, refreshed_by_address, set(desired))
+        refreshed = list(refreshed_by_address.values())  # moved objects live on at their new addresses
     changes: list[ResourceChange] = []
     if not refresh_only:
         everything = {**refreshed_by_address, **desired}
