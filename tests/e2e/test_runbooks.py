@@ -117,9 +117,11 @@ def test_a_plan_that_replaces_the_cluster_stops_the_runbook_and_applies_nothing(
 
     run = deployer.runs(deployment)[0]
     assert (run.outcome, run.error) == ("failed", "RunbookRuleViolationError")
-    assert run.reason is not None and "missed name override in step 2" in run.reason
+    assert run.reason is not None and run.reason.startswith("runbook v7-to-v8, step 1/2 module: plan ")
+    assert "`aws_eks_cluster.this[0]` must NOT be `must be replaced`" in run.reason  # the guide's words
     state = runbook(deployer, deployment)
     assert state.status == "stopped" and state.steps[0].status == "stopped"
-    assert any("aws_eks_cluster.this[0] would be replaced" in line for line in state.steps[0].violations)
+    (cluster,) = [v for v in state.steps[0].violations if "aws_eks_cluster.this[0] would be replaced (must-not-" in v]
+    assert "missed name override in step 2" in cluster  # the whole diagnosis is in the runbook's record
     assert state.state_version is None  # nothing was applied
     assert deployer.status(deployment).pending_approval is None
