@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import OPERATOR_EXAMPLE, REPO
+from tests.e2e.conftest import LEGACY_EXAMPLE, OPERATOR_EXAMPLE, REPO
 from tests.e2e.notification_capture import NotificationInbox
 from wandb_deployer.aws_clients import client
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook
@@ -125,3 +125,35 @@ def test_a_plan_that_replaces_the_cluster_stops_the_runbook_and_applies_nothing(
     assert "missed name override in step 2" in cluster  # the whole diagnosis is in the runbook's record
     assert state.state_version is None  # nothing was applied
     assert deployer.status(deployment).pending_approval is None
+
+
+def test_legacy_to_operator_migration_runs_with_the_guides_transition_variables(deployer: SandboxDriver) -> None:
+    deployment = deployer.push(LEGACY_EXAMPLE)
+    deployer.wait_until_idle()
+    assert deployer.runs(deployment)[0].outcome == "succeeded"
+
+    request_upgrade(deployer, deployment=deployment, module_version="4.7.2")
+    migration_run = approve_step(deployer, deployment)  # a runbook step (and a migration) always waits for a human
+    deployer.wait_until_idle()
+
+    state = runbook(deployer, deployment)
+    assert (state.runbook.transition, state.status) == ("legacy-to-operator", "completed")
+    assert [(s.name, s.status, s.execution_arn) for s in state.steps] == [("migrate", "succeeded", migration_run)]
+    assert state.state_version is not None and state.state_version.version_id
+    assert {key: parameter(deployment, key) for key in (
+        "deployer/generation", "deployer/module_version", "infra/enable_dummy_dns", "infra/enable_operator_alb",
+        "infra/size", "app/wandb_version", "app/license", "deployer/app_module_version",
+    )} == {
+        "deployer/generation": "operator",
+        "deployer/module_version": "4.7.2",
+        "infra/enable_dummy_dns": "true",
+        "infra/enable_operator_alb": "true",
+        "infra/size": "small",
+        "app/wandb_version": None,
+        "app/license": None,
+        "deployer/app_module_version": None,
+    }  # fmt: skip
+    license_parameter = client("ssm").get_parameters(Names=[f"{PREFIX}/{deployment}/infra/license"])["Parameters"]
+    assert license_parameter[0]["Type"] == "SecureString"
+    run = {r.execution_arn: r for r in deployer.runs(deployment)}[migration_run]
+    assert run.outcome == "succeeded"

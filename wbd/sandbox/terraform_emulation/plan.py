@@ -161,6 +161,14 @@ def account_id(region: str) -> str:
     return str(emulator_client("sts", region).get_caller_identity()["Account"])
 
 
+def _moved_record(workspace: Workspace, record: ResourceRecord) -> ResourceRecord:
+    """A state object the module's `moved` blocks (file storage at 7.0.0) put at a new address."""
+    target = fs.moved_file_storage(workspace, record.address)
+    if target is None:
+        return record
+    return record.model_copy(update={"module": target.removesuffix(f".{record.type}.{record.name}")})
+
+
 def _take(environment: EmulationEnvironment, fault: str) -> bool:
     return environment.faults_file is not None and take_fault_from_file(environment.faults_file, fault) is not None
 
@@ -172,7 +180,10 @@ def make_plan(
     region = workspace.provider_region or environment.aws_region
     refreshed, drift = refresh_state(prior, region)
     lineage = prior.lineage if prior else str(uuid.uuid4())
-    refreshed_by_address = {record.address: record for record in refreshed}
+    refreshed_by_address = {
+        _moved_record(workspace, record).address: _moved_record(workspace, record) for record in refreshed
+    }
+    refreshed = list(refreshed_by_address.values())
     pet_record = refreshed_by_address.get(fs.pet_address(workspace))
     pet = str(pet_record.attributes["id"]) if pet_record else fs.pet_name(lineage)
     desired = {record.address: record for record in fs.desired_resources(workspace, pet, region, account_id(region))}
