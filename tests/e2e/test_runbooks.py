@@ -103,6 +103,12 @@ def test_v7_to_v8_runs_as_the_guides_sequence_of_approved_runs(deployer: Sandbox
     succeeded = inbox.wait_for("Run Succeeded", count=4)
     steps = [n["detail"]["runbook"]["step"] for n in succeeded if "runbook" in n["detail"]]
     assert steps == ["step 1/3 module", "step 2/3 eks-1.33", "step 3/3 retire-aws-auth"]
+    approvals = inbox.wait_for("Approval Needed", count=3)
+    assert [n["detail"]["runbook_step"].split(":")[0] for n in approvals] == [
+        "v7-to-v8 step 1/3 module",
+        "v7-to-v8 step 2/3 eks-1.33",
+        "v7-to-v8 step 3/3 retire-aws-auth",
+    ]
 
 
 def test_a_plan_that_replaces_the_cluster_stops_the_runbook_and_applies_nothing(

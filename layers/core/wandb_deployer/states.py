@@ -125,6 +125,7 @@ class ApprovalRequest(StateModel):
     counts: ChangeCounts
     destructive: list[str] = Field(default_factory=list)
     summary: S3Pointer
+    runbook_step: str | None = None  # the runbook step this plan is (named in the Approval Needed notification)
 
 
 class ApprovalDecision(StateModel):
