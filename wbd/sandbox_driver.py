@@ -183,8 +183,10 @@ def running_deployer(
     time_scale: float = 100.0,
     work_dir: Path | None = None,
     parameters: dict[str, str] | None = None,
+    emulate_eks: bool = False,
 ) -> Iterator[SandboxDriver]:
-    """The sandbox with the Terraform emulation installed and a W&B stand-in as every deployment's endpoint."""
+    """The sandbox with the Terraform emulation installed and a W&B stand-in as every deployment's endpoint
+    (`emulate_eks`: the emulation's EKS plan shapes, for the major-upgrade runbooks)."""
     with WandbStandIn(version="0.70.0") as standin:
         sandbox = Sandbox(
             repo_root,
@@ -194,6 +196,7 @@ def running_deployer(
             build_environment={
                 "WBD_SANDBOX_WANDB_URL": standin.url,
                 "WBD_SANDBOX_WANDB_TARGET": standin.target_address,
+                **({"WBD_SANDBOX_EMULATE_EKS": "1"} if emulate_eks else {}),
             },
         )
         with sandbox:

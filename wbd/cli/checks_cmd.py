@@ -34,6 +34,7 @@ from wbd.cli.command import Outcome, command, out
 from wbd.cli.deployments import require_deployment
 from wbd.cli.errors import CliError, ExitCode
 from wbd.cli.run_views import change_phrase
+from wbd.cli.runbook_cmd import plan_upgrade
 
 DeploymentArgument = Annotated[str, typer.Argument(help="Deployment name.", show_default=False)]
 RESOURCE_DRIFT_FIX = (
@@ -293,6 +294,9 @@ def upgrade(
         bool | None, typer.Option("--wait/--no-wait", help="Wait for the answer and the run (default: on a terminal).")
     ] = None,
     timeout: Annotated[float, typer.Option(min=1, help="How long --wait waits for the answer.")] = 120,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Print what the request would do (a major's runbook), change nothing.")
+    ] = False,
 ) -> Outcome | None:
     """Request an upgrade (`Upgrade Requested`): the deployer checks it, writes accepted versions to SSM, and the
     change deploys. With --wait: Accepted (and the run it started) or Rejected with the reasons (exit 1)."""
@@ -305,6 +309,8 @@ def upgrade(
     if not any(targets.values()):
         raise CliError("name at least one target (--module-version, --eks-cluster-version, ...)")
     require_deployment(deployment)
+    if plan:
+        return plan_upgrade(deployment, {key: value for key, value in targets.items() if value}, force=force)
     request_id = uuid.uuid4().hex
     detail: dict[str, object] = {
         "deployment": deployment,

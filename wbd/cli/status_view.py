@@ -32,6 +32,7 @@ from wandb_deployer.runs.history import RunRecord, deployment_status, list_runs,
 from wandb_deployer.runs.lock import LockState
 from wandb_deployer.runs.steps import execution_history, step_timings
 from wandb_deployer.upgrade.outcome import UpgradeOutcome, read_upgrade_outcome
+from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook
 from wbd.cli.aws import current
 from wbd.cli.run_views import approval_line, change_phrase, changes_table, counts_text, styled_outcome, when
 
@@ -64,6 +65,7 @@ class StatusReport(BaseModel):
     last_rejection: RunRecord | None = None
     rejected_change_still_desired: bool = False
     last_upgrade: UpgradeOutcome | None = None
+    runbook: RunbookState | None = None
 
 
 def _secret_changes(deployment: str, applied_at: str, baseline: dict[str, str]) -> list[ConfigChange]:
@@ -140,6 +142,7 @@ def gather_status(deployment: str) -> StatusReport:
         last_drift=status.drift,
         pending_approval=status.pending_approval,
         last_upgrade=read_upgrade_outcome(deployment=deployment, table=table, dynamodb=dynamodb),
+        runbook=read_runbook(deployment=deployment, table=table, dynamodb=dynamodb),
     )
     applied = status.applied
     if applied is not None:
@@ -229,6 +232,7 @@ def _history_rows(report: StatusReport, table: Table) -> None:
         if report.rejected_change_still_desired:
             note = "the rejected change is still desired: it runs again with the next change of the deployment"
             table.add_row("", Text(note, style="yellow"))
+    _runbook_rows(report, table)
     upgrade = report.last_upgrade
     if upgrade is not None:
         verdict = "accepted" if upgrade.accepted else "REJECTED"
@@ -237,6 +241,20 @@ def _history_rows(report: StatusReport, table: Table) -> None:
         ]
         what = change_phrase(changes) if upgrade.accepted else "; ".join(upgrade.reasons)
         table.add_row("last upgrade request", f"{verdict} at {when(upgrade.at)} ({upgrade.requested_by}): {what}")
+
+
+def _runbook_rows(report: StatusReport, table: Table) -> None:
+    """A runbook's position and what its next step will do (`wbd runbook <deployment>` shows it whole)."""
+    state = report.runbook
+    if state is None:
+        return
+    style = {"running": "cyan", "completed": "green"}.get(state.status, "red")
+    line = f"{state.runbook.transition} {state.status}, {state.position()}: {state.step.title}"
+    table.add_row("runbook", Text(line + (f" ({state.reason})" if state.reason else ""), style=style))
+    if state.status == "running" and state.current + 1 < len(state.runbook.steps):
+        following = state.runbook.steps[state.current + 1]
+        changes = ", ".join(change.describe() for change in following.changes)
+        table.add_row("runbook next", f"{following.name}: {following.title} ({changes})")
 
 
 def status_view(report: StatusReport) -> RenderableType:

@@ -97,3 +97,16 @@ class AwsRequestFailedError(DeployerError):
 
 class DestructiveRemediationRefusedError(DeployerError):
     """drift_action is remediate-safe, but restoring the desired state needs a destructive change: a human decides."""
+
+
+class RunbookConflictError(DeployerError):
+    """A runbook is already running for the deployment, or its record changed between read and write."""
+
+
+class RunbookRuleViolationError(DeployerError):
+    """A runbook step's plan breaks the step's plan-shape rules (the upgrade guide's diagnosis is in the message);
+    the runbook stops and nothing is applied."""
+
+
+class RunbookPreflightFailedError(DeployerError):
+    """A runbook step's pre-flight check failed (EC2 quota, free subnet IPs); the runbook stops before applying."""

@@ -102,6 +102,8 @@ class PlanSummaryInput(StateModel):
     generation: Generation
     trigger: Trigger = "manual"
     drift_action: DriftAction = "notify"
+    execution_arn: str = ""  # with started_at: is this the run of a runbook's current step (upgrade/runbook_*)
+    started_at: datetime | None = None
 
 
 class PlanSummary(StateModel):
@@ -114,6 +116,7 @@ class PlanSummary(StateModel):
     summary: S3Pointer  # the full summary (all addresses) as JSON in the artifacts bucket
     migration: bool = False  # the plan moves the deployment to another W&B generation (always needs approval)
     migrating_from: Generation | None = None  # the generation last applied, when this plan migrates away from it
+    runbook_step: str | None = None  # `<transition> step i/n <name>` when the run is a runbook's step (always approved)
 
 
 class ApprovalRequest(StateModel):
@@ -124,6 +127,7 @@ class ApprovalRequest(StateModel):
     counts: ChangeCounts
     destructive: list[str] = Field(default_factory=list)
     summary: S3Pointer
+    runbook_step: str | None = None  # the runbook step this plan is (named in the Approval Needed notification)
 
 
 class ApprovalDecision(StateModel):

@@ -229,19 +229,29 @@ def test_namespace_change_replaces_bucket_and_queue(workspace: Path, terraform: 
     assert terraform(*PLAN).code == 0
 
 
-def test_legacy_to_operator_migration_renames_addresses(workspace: Path, terraform: Any, init_plan_apply: Any) -> None:
+def test_file_storage_keeps_its_state_across_the_migration_and_the_7x_moved_block(
+    workspace: Path, terraform: Any, init_plan_apply: Any
+) -> None:
+    # Up to 6.x the module counts file storage (`module.file_storage[0]`); 7.0.0 moves it to `module.file_storage`.
     render_workspace(workspace, module_version="2.8.0", legacy=True)
     init_plan_apply()
-    legacy_bucket = "module.wandb_infra.module.file_storage[0].aws_s3_bucket.file_storage"
-    assert legacy_bucket in {f"{r['module']}.{r['type']}.{r['name']}" for r in state_document()["resources"]}
-    render_workspace(workspace, module_version="8.0.0")
+    counted_bucket = "module.wandb_infra.module.file_storage[0].aws_s3_bucket.file_storage"
+    assert counted_bucket in {f"{r['module']}.{r['type']}.{r['name']}" for r in state_document()["resources"]}
+
+    render_workspace(workspace, module_version="4.7.2")  # the operator migration guide's target: same address
     assert terraform(*PLAN).code == 2
     actions = actions_by_address(show_plan(terraform))
-    assert actions[legacy_bucket] == ["delete"]
-    assert actions[BUCKET] == ["create"]
+    assert actions[counted_bucket] == ["no-op"] and BUCKET not in actions
+    assert terraform(*APPLY).code == 0
+
+    render_workspace(workspace, module_version="8.0.0")  # moved, not destroyed and recreated
+    assert terraform(*PLAN).code == 2
+    actions = actions_by_address(show_plan(terraform))
+    assert actions[BUCKET] == ["no-op"] and counted_bucket not in actions
     assert actions[PET] == ["no-op"]
     result = terraform(*APPLY)
     assert result.code == 0, result.text
+    assert BUCKET in {f"{r['module']}.{r['type']}.{r['name']}" for r in state_document()["resources"]}
     assert terraform(*PLAN).code == 0
 
 

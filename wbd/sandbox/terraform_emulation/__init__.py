@@ -18,8 +18,8 @@ What it models
   "No value for required variable". Its value is never read, printed, planned or stored.
 - Resources (the module's S3 -> SQS wiring, in the aws module's call `<call>`):
   `module.<call>.random_pet.file_storage` (a deterministic two-word pet from a hash of the state lineage, kept in
-  state), and under `module.<call>.module.file_storage` (legacy generation, aws < 4: `module.file_storage[0]`, so a
-  legacy -> operator migration shows as deletes + creates): `aws_s3_bucket` `<namespace>-file-storage-<pet>`, its
+  state), and under `module.<call>.module.file_storage` (aws < 7: `module.file_storage[0]`, the module's counted
+  call; 7.0.0's `moved` block carries the state over): `aws_s3_bucket` `<namespace>-file-storage-<pet>`, its
   `aws_s3_bucket_public_access_block`, `aws_s3_bucket_server_side_encryption_configuration` (aws:kms, the
   S3-managed KMS key), `aws_s3_bucket_cors_configuration` (GET, HEAD, PUT; origins and headers `*`; exposes ETag;
   max age 3000); and, when `use_internal_queue` is false and `bucket_name` is empty, a Standard `aws_sqs_queue` of
@@ -51,7 +51,8 @@ What it does not model
 - Everything else the module creates: VPC, EKS (no cluster exists), RDS, Redis, KMS keys, IAM, security groups,
   the Helm releases and the W&B application itself (the sandbox's W&B stand-in answers health checks instead); the
   load balancer and its record are not planned, kept in state or drift-checked (see `load_balancer.py`).
-- Computed values are known at plan time except the queue URL; `moved` blocks; partial refresh of attributes the
+- Computed values are known at plan time except the queue URL; `moved` blocks other than file storage's (7.0.0)
+  and, with `WBD_SANDBOX_EMULATE_EKS=1`, the EKS module's (`eks.py`); partial refresh of attributes the
   emulation does not manage (tags, versioning, lifecycle); S3 objects (a non-empty bucket cannot be deleted).
 """
 

@@ -36,6 +36,7 @@ class EmulationEnvironment(BaseModel):
     tf_variables: frozenset[str] = frozenset()  # names given as TF_VAR_<name> (values never read)
     who: str = "unknown@localhost"
     faults_file: Path | None = None
+    emulate_eks: bool = False  # WBD_SANDBOX_EMULATE_EKS=1: the EKS plan-shape emulation (eks.py)
 
 
 def _who() -> str:
@@ -60,6 +61,7 @@ def read_environment() -> EmulationEnvironment:
         "tf_variables": frozenset(name.removeprefix("TF_VAR_") for name in os.environ if name.startswith("TF_VAR_")),
         "who": _who(),
         "faults_file": os.environ.get("WBD_SANDBOX_FAULTS_FILE") or None,
+        "emulate_eks": os.environ.get("WBD_SANDBOX_EMULATE_EKS", "") == "1",
     }
     try:
         return EmulationEnvironment.model_validate(values)

@@ -61,10 +61,23 @@ def module_prefix(workspace: Workspace) -> str:
     return f"module.{workspace.aws_module.name}"
 
 
+UNCOUNTED_FILE_STORAGE_FROM_MAJOR = 7
+
+
 def file_storage_module(workspace: Workspace) -> str:
-    """Legacy (aws < 4) resources live at `module.file_storage[0]`, so a migration renames them."""
-    index = "" if workspace.operator_generation else "[0]"
+    """Up to 6.x the module calls file storage with `count = var.create_bucket ? 1 : 0` (`module.file_storage[0]`);
+    7.0.0 drops the count and moves the state with `moved { from = module.file_storage[0], to = module.file_storage }`
+    (main.tf at v7.0.0)."""
+    index = "" if workspace.aws_module.major >= UNCOUNTED_FILE_STORAGE_FROM_MAJOR else "[0]"
     return f"{module_prefix(workspace)}.module.file_storage{index}"
+
+
+def moved_file_storage(workspace: Workspace, address: str) -> str | None:
+    """Where the 7.x `moved` block puts a state object of `module.file_storage[0]` (None: not moved)."""
+    counted = f"{module_prefix(workspace)}.module.file_storage[0]."
+    if workspace.aws_module.major < UNCOUNTED_FILE_STORAGE_FROM_MAJOR or not address.startswith(counted):
+        return None
+    return f"{module_prefix(workspace)}.module.file_storage." + address.removeprefix(counted)
 
 
 def pet_address(workspace: Workspace) -> str:

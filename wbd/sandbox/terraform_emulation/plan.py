@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wbd.sandbox.terraform_emulation import EMULATION_NOTE
+from wbd.sandbox.faults import take_fault_from_file
+from wbd.sandbox.terraform_emulation import EMULATION_NOTE, eks
 from wbd.sandbox.terraform_emulation import file_storage as fs
 from wbd.sandbox.terraform_emulation.dependencies import LOCK_FILE
 from wbd.sandbox.terraform_emulation.environment import EmulationEnvironment, emulator_client
@@ -114,7 +115,7 @@ def _diff(before: ResourceRecord | None, desired: ResourceRecord | None, created
     unknown = tuple(fs.COMPUTED.get(desired.type, ()))
     if before is None:
         return ResourceChange(address=desired.address, actions=("create",), after=desired, after_unknown=unknown)
-    force_new = fs.FORCE_NEW.get(desired.type)
+    force_new = fs.FORCE_NEW.get(desired.type) or eks.FORCE_NEW.get(desired.type)
     if force_new and before.attributes.get(force_new) != desired.attributes.get(force_new):
         return ResourceChange(
             address=desired.address,
@@ -162,6 +163,18 @@ def account_id(region: str) -> str:
     return str(emulator_client("sts", region).get_caller_identity()["Account"])
 
 
+def _moved_record(workspace: Workspace, record: ResourceRecord) -> ResourceRecord:
+    """A state object the module's `moved` blocks (file storage at 7.0.0) put at a new address."""
+    target = fs.moved_file_storage(workspace, record.address)
+    if target is None:
+        return record
+    return record.model_copy(update={"module": target.removesuffix(f".{record.type}.{record.name}")})
+
+
+def _take(environment: EmulationEnvironment, fault: str) -> bool:
+    return environment.faults_file is not None and take_fault_from_file(environment.faults_file, fault) is not None
+
+
 def make_plan(
     workspace: Workspace, prior: State | None, environment: EmulationEnvironment, refresh_only: bool, timestamp: str
 ) -> SavedPlan:
@@ -169,10 +182,19 @@ def make_plan(
     region = workspace.provider_region or environment.aws_region
     refreshed, drift = refresh_state(prior, region)
     lineage = prior.lineage if prior else str(uuid.uuid4())
-    refreshed_by_address = {record.address: record for record in refreshed}
+    refreshed_by_address = {
+        _moved_record(workspace, record).address: _moved_record(workspace, record) for record in refreshed
+    }
+    refreshed = list(refreshed_by_address.values())
     pet_record = refreshed_by_address.get(fs.pet_address(workspace))
     pet = str(pet_record.attributes["id"]) if pet_record else fs.pet_name(lineage)
     desired = {record.address: record for record in fs.desired_resources(workspace, pet, region, account_id(region))}
+    if environment.emulate_eks and workspace.operator_generation:
+        replace_cluster = not refresh_only and _take(environment, eks.REPLACE_CLUSTER_FAULT)
+        eks_records = eks.desired_eks_resources(workspace, replace_cluster=replace_cluster)
+        desired.update({record.address: record for record in eks_records})
+        eks.apply_moves(workspace, refreshed_by_address, set(desired))
+        refreshed = list(refreshed_by_address.values())  # moved objects live on at their new addresses
     changes: list[ResourceChange] = []
     if not refresh_only:
         everything = {**refreshed_by_address, **desired}

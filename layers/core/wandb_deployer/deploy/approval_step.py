@@ -56,6 +56,7 @@ def request_approval(request: ApprovalRequest, settings: Settings, timeout_secon
             "summary": request.summary.uri,
             "deadline": pending.deadline,
             "approve_with": f"wbd approve {request.deployment} --plan {request.plan_sha256}",
+            **({"runbook_step": request.runbook_step} if request.runbook_step else {}),
         },
         sns=client("sns"),
         events=client("events"),

@@ -6,11 +6,21 @@ from aws_lambda_powertools import Logger
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.model import ApprovalPolicy, Generation
+from wandb_deployer.deploy.paths import state_key
 from wandb_deployer.errors import DestructiveRemediationRefusedError
-from wandb_deployer.plan.summary import summarise_plan
+from wandb_deployer.plan.shape import ShapedChange
+from wandb_deployer.plan.summary import PlanDigest, summarise_plan_with_digest
 from wandb_deployer.runs.desired import AppliedState, read_applied
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import PlanSummary, PlanSummaryInput
+from wandb_deployer.upgrade.preflight import check_capacity
+from wandb_deployer.upgrade.runbook_execution import (
+    check_step_plan,
+    record_preflight,
+    record_state_version,
+    runs_current_step,
+)
+from wandb_deployer.upgrade.runbook_record import read_runbook
 
 logger = Logger(child=True)
 
@@ -52,7 +62,7 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
     approval = effective_approval(request.approval, applied)
     if approval != request.approval:
         logger.info("the applied approval policy is stricter and holds for this run", approval=approval)
-    summary = summarise_plan(
+    summary, digest = summarise_plan_with_digest(
         bucket=settings.artifacts_bucket,
         run_prefix=request.run_prefix,
         approval=approval,
@@ -74,4 +84,51 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
             f"restoring {request.deployment} needs {summary.destructive_count} destructive change(s) "
             f"(plan {summary.plan_sha256}); drift_action remediate-safe leaves that to a human"
         )
-    return summary.model_copy(update={"requires_approval": summary.requires_approval or migration, **migration_fields})
+    runbook_step = _runbook_step(request, summary, digest, settings)
+    return summary.model_copy(
+        update={
+            "requires_approval": summary.requires_approval or migration or runbook_step is not None,
+            "runbook_step": runbook_step,
+            **migration_fields,
+        }
+    )
+
+
+def _runbook_step(
+    request: PlanSummaryInput, summary: PlanSummary, digest: PlanDigest, settings: Settings
+) -> str | None:
+    """When this run is the current step of a running runbook: check its plan against the step's rules (a violation
+    stops the runbook and fails the run), record the state's S3 version before the runbook's first apply, and name
+    the step (a runbook step always waits for a human)."""
+    table, dynamodb = settings.deployments_table, client("dynamodb")
+    state = read_runbook(deployment=request.deployment, table=table, dynamodb=dynamodb)
+    if state is None or not runs_current_step(state, request.started_at):
+        return None
+    changes = [ShapedChange(address=c.address, type=c.type, action=c.action) for c in digest.changes]
+    state = check_step_plan(
+        state,
+        changes,
+        execution_arn=request.execution_arn,
+        plan_sha256=summary.plan_sha256,
+        table=table,
+        dynamodb=dynamodb,
+    )
+    if state.step.preflight and summary.has_changes:
+        region = state.runbook.region
+        results = check_capacity(
+            cluster_name=state.runbook.cluster_name,
+            ec2=client("ec2", region),
+            service_quotas=client("service-quotas", region),
+        )
+        state = record_preflight(state, results, execution_arn=request.execution_arn, table=table, dynamodb=dynamodb)
+    if summary.has_changes:
+        record_state_version(
+            state,
+            bucket=settings.state_bucket,
+            key=state_key(request.deployment),
+            s3=client("s3"),
+            execution_arn=request.execution_arn,
+            table=table,
+            dynamodb=dynamodb,
+        )
+    return f"{state.runbook.transition} {state.position()}: {state.step.title}"

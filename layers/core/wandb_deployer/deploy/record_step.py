@@ -23,6 +23,8 @@ from wandb_deployer.runs.history import TERMINAL_OUTCOMES, RunOutcome, read_run,
 from wandb_deployer.runs.notify import notify
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import RecordRunInput
+from wandb_deployer.upgrade.runbook_execution import finish_step, runs_current_step
+from wandb_deployer.upgrade.runbook_record import read_runbook
 
 NotificationEvent = Literal["Run Started", "Run Succeeded", "Run Failed", "Run Rejected", "Run Unchanged"]
 
@@ -132,6 +134,7 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
         table=settings.deployments_table,
         dynamodb=client("dynamodb"),
     )
+    runbook = _runbook_progress(request, outcome, reason, settings) if outcome in TERMINAL_OUTCOMES else None
     event = _EVENT_BY_OUTCOME.get(outcome)
     if event is None:
         return
@@ -149,9 +152,38 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
             "plan_sha256": request.plan_sha256,
             "counts": request.counts.model_dump() if request.counts else None,
             **({"warnings": warnings} if warnings else {}),
+            **({"runbook": runbook} if runbook else {}),
         },
         sns=client("sns"),
         events=client("events"),
         topic_arn=settings.notifications_topic_arn,
         bus_name=settings.event_bus_name,
     )
+
+
+def _runbook_progress(
+    request: RecordRunInput, outcome: RunOutcome, reason: str | None, settings: Settings
+) -> dict[str, object] | None:
+    """The end of a runbook step's run moves the runbook on (the next step's changes are written) or stops it; what
+    the notification says about it. None when the run is no runbook's step."""
+    table, dynamodb = settings.deployments_table, client("dynamodb")
+    state = read_runbook(deployment=request.deployment, table=table, dynamodb=dynamodb)
+    if state is None:
+        return None
+    step = {"transition": state.runbook.transition, "step": state.position(), "title": state.step.title}
+    if state.status == "stopped" and state.record.execution_arn == request.execution_arn:
+        return {**step, "runbook_status": "stopped", "stopped": state.reason}  # stopped by this run's plan step
+    if not runs_current_step(state, request.started_at):
+        return None
+    after = finish_step(
+        state,
+        outcome=outcome,
+        execution_arn=request.execution_arn,
+        reason=reason,
+        prefix=settings.parameter_prefix,
+        ssm=client("ssm"),
+        table=table,
+        dynamodb=dynamodb,
+    )
+    following = after.position() if after.status == "running" else None
+    return {**step, "runbook_status": after.status, **({"next": following} if following else {})}

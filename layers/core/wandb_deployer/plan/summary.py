@@ -282,6 +282,15 @@ def summarise_plan(
     *, bucket: str, run_prefix: str, approval: ApprovalPolicy, s3: Any, kms_key_arn: str = ""
 ) -> PlanSummary:
     """Summarise the run's saved plan, store the full digest next to it and return the payload-sized summary."""
+    return summarise_plan_with_digest(
+        bucket=bucket, run_prefix=run_prefix, approval=approval, s3=s3, kms_key_arn=kms_key_arn
+    )[0]
+
+
+def summarise_plan_with_digest(
+    *, bucket: str, run_prefix: str, approval: ApprovalPolicy, s3: Any, kms_key_arn: str = ""
+) -> tuple[PlanSummary, PlanDigest]:
+    """`summarise_plan`, and the digest of every change (for the runbook's plan-shape rules)."""
     plan_sha256, has_changes = _plan_result(s3, bucket, run_prefix)
     body = _artifact(s3, bucket, run_prefix + PLAN_JSON)
     try:
@@ -317,7 +326,7 @@ def summarise_plan(
         requires_approval=needs_approval,
         **digest.counts.model_dump(),
     )
-    return PlanSummary(
+    summary = PlanSummary(
         plan_sha256=plan_sha256,
         has_changes=has_changes,
         counts=digest.counts,
@@ -326,3 +335,4 @@ def summarise_plan(
         requires_approval=needs_approval,
         summary=S3Pointer(bucket=bucket, key=key),
     )
+    return summary, digest

@@ -19,7 +19,10 @@ from wandb_deployer.errors import InvalidConfigError, UnknownDeploymentError, Up
 from wandb_deployer.runs import aws_failure, scrub_secrets
 from wandb_deployer.runs.change_source import describe_change, note_writes
 from wandb_deployer.runs.notify import notify
-from wandb_deployer.upgrade.guards import UpgradePlan, UpgradeRequest, evaluate_upgrade
+from wandb_deployer.upgrade.guards import ParameterWrite, UpgradePlan, UpgradeRequest, evaluate_upgrade
+from wandb_deployer.upgrade.runbook_execution import start_runbook
+from wandb_deployer.upgrade.runbook_record import read_runbook
+from wandb_deployer.upgrade.runbooks import Runbook, runbook_for
 
 logger = Logger(child=True)
 
@@ -93,9 +96,14 @@ def process_upgrade_request(
 
     Raises UpgradeRejectedError after notifying a rejection (nothing is written then).
     """
+    runbook: Runbook | None = None
     try:
         request = parse_upgrade_request(detail)
-        plan = evaluate_upgrade(request, _current_config(request.deployment, load_config))
+        current = _current_config(request.deployment, load_config)
+        if table and dynamodb is not None:
+            _refuse_during_runbook(request.deployment, table=table, dynamodb=dynamodb)
+            runbook = runbook_for(request, current)
+        plan = _runbook_plan(request, runbook) if runbook else evaluate_upgrade(request, current)
     except UpgradeRejectedError as exc:
         logger.warning("upgrade rejected", deployment=exc.deployment, reasons=exc.reasons)
         notify(
@@ -108,7 +116,19 @@ def process_upgrade_request(
             bus_name=bus_name,
         )
         raise
-    written = apply_upgrade(plan, prefix=prefix, ssm=ssm, table=table, dynamodb=dynamodb)
+    if runbook is not None and table and dynamodb is not None:
+        start_runbook(
+            runbook,
+            requested_by=request.requested_by,
+            request_id=request.request_id,
+            prefix=prefix,
+            ssm=ssm,
+            table=table,
+            dynamodb=dynamodb,
+        )
+        written = [f"{prefix}/{plan.deployment}/{change.name}" for change in runbook.steps[0].changes]
+    else:
+        written = apply_upgrade(plan, prefix=prefix, ssm=ssm, table=table, dynamodb=dynamodb)
     notify(
         event="Upgrade Accepted",
         deployment=plan.deployment,
@@ -118,6 +138,7 @@ def process_upgrade_request(
             "parameters": written,
             "changes": [write.model_dump() for write in plan.writes],
             "notes": plan.notes,
+            **({"runbook": runbook_outline(runbook)} if runbook else {}),
         },
         sns=sns,
         events=events,
@@ -125,6 +146,44 @@ def process_upgrade_request(
         bus_name=bus_name,
     )
     return plan
+
+
+def _refuse_during_runbook(deployment: str, *, table: str, dynamodb: Any) -> None:
+    running = read_runbook(deployment=deployment, table=table, dynamodb=dynamodb)
+    if running is not None and running.status == "running":
+        raise UpgradeRejectedError(
+            deployment,
+            [
+                f"runbook {running.runbook.transition} is running ({running.position()}): wait for it to finish, "
+                f"or abort it (wbd runbook {deployment} --abort)"
+            ],
+        )
+
+
+def _runbook_plan(request: UpgradeRequest, runbook: Runbook) -> UpgradePlan:
+    """The accepted answer of a request that starts a runbook: the first step's writes, and the runbook in notes."""
+    first = runbook.steps[0]
+    return UpgradePlan(
+        deployment=runbook.deployment,
+        requested_by=request.requested_by,
+        forced=request.force,
+        writes=[ParameterWrite(name=c.name, value=c.value) for c in first.changes if c.value is not None],
+        notes=[
+            *runbook.notes,
+            f"runbook {runbook.transition} ({runbook.guide}): {len(runbook.steps)} steps, each a run approved by a "
+            f"human: " + "; ".join(f"{i}. {step.title}" for i, step in enumerate(runbook.steps, 1)),
+            *(f"step 1 {change.describe()}" for change in first.changes if change.value is None),
+        ],
+    )
+
+
+def runbook_outline(runbook: Runbook) -> dict[str, object]:
+    """What a notification says about a runbook: its transition and its steps' names and titles."""
+    return {
+        "transition": runbook.transition,
+        "guide": runbook.guide,
+        "steps": [{"name": step.name, "title": step.title} for step in runbook.steps],
+    }
 
 
 def _current_config(deployment: str, load_config: Callable[[str], DeploymentConfig]) -> DeploymentConfig:

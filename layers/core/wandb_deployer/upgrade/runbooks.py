@@ -1,0 +1,308 @@
+"""Runbooks: the documented major transitions as a sequence of steps, each one ordinary deploy run.
+
+A step is a desired-configuration delta (SSM parameter writes, deletes back to the module's default, and moves of a
+secret between sections), the pre-flight checks before its plan is applied, and the plan-shape rules its plan must
+satisfy (`plan/shape.py`). The transitions (`runbook_data.py` holds the guides' rules and words):
+
+- **7.x -> 8.x** (`docs/v8-upgrade-guide.md`): 1. the module, with `preserve_aws_auth_configmap = true` and
+  `kubernetes_legacy_cluster_creator_admin = true`, the EKS version unchanged; 2. one EKS minor per run, when the
+  request moves EKS; 3. `preserve_aws_auth_configmap` back to its default (retire the aws-auth ConfigMap).
+- **legacy -> operator** (`docs/operator-migration/readme.md`): one apply of the operator module with
+  `enable_dummy_dns` and `enable_operator_alb`, `size` and the license on the aws module, the app module's inputs
+  (`wandb_version` among them) gone; then EKS, when the request moves it.
+
+Every variable a step sets must be an input of the module release the step applies (checked here against the module
+contract; the request is rejected otherwise), so a runbook never asks Terraform for an argument it would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wandb_deployer.config.model import DeploymentConfig
+from wandb_deployer.contract import AWS_MODULE, ReleaseInterface, UnknownReleaseError, contract_for
+from wandb_deployer.errors import UpgradeRejectedError
+from wandb_deployer.plan.shape import PlanRule
+from wandb_deployer.upgrade import runbook_data as data
+from wandb_deployer.upgrade.guards import (
+    CREATOR_ADMIN_INPUT,
+    FIRST_OPERATOR_MAJOR,
+    UpgradeRequest,
+    evaluate_upgrade,
+    parse_version,
+)
+
+Transition = Literal["v7-to-v8", "legacy-to-operator"]
+PreflightKind = Literal["ec2-vcpu-quota", "subnet-free-ips"]
+PRESERVE_AWS_AUTH = "preserve_aws_auth_configmap"
+DUMMY_DNS = "enable_dummy_dns"
+OPERATOR_ALB = "enable_operator_alb"
+
+
+class ParameterChange(BaseModel):
+    """One SSM parameter of a step, relative to the deployment's prefix: `value` None deletes it (the module's
+    default applies again); `move_from` copies a SecureString from another parameter and deletes that one (the value
+    never leaves SSM and the function that moves it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: str | None = None
+    move_from: str | None = None
+
+    def describe(self) -> str:
+        if self.move_from:
+            return f"{self.name} <- {self.move_from} (moved, SecureString)"
+        return f"{self.name} = {self.value}" if self.value is not None else f"{self.name}: deleted (module default)"
+
+
+class PreflightCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: PreflightKind
+    why: str
+    source: str
+
+
+class RunbookStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str
+    module_version: str  # the aws module release the step's run applies
+    changes: tuple[ParameterChange, ...]
+    preflight: tuple[PreflightCheck, ...] = ()
+    rules: tuple[PlanRule, ...] = ()
+    note: str = ""  # what the human approving the step should know (shown with the approval)
+
+
+class Runbook(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    transition: Transition
+    guide: str
+    deployment: str
+    from_module_version: str
+    to_module_version: str
+    steps: tuple[RunbookStep, ...]
+    notes: tuple[str, ...] = Field(default_factory=tuple)
+    region: str = "us-east-1"  # the deployment's region (pre-flight checks look there)
+    cluster_name: str = ""  # the EKS cluster: the module names it after `namespace` (modules/app_eks/main.tf)
+
+
+_CAPACITY = (
+    PreflightCheck(
+        kind="ec2-vcpu-quota",
+        why=(
+            "The graceful NG/LT replacement briefly doubles EC2 capacity per AZ during apply: current usage + "
+            "same-again should not exceed the EC2 service quota."
+        ),
+        source=f"{data.V8_GUIDE}, Upgrade runbook, step 4",
+    ),
+    PreflightCheck(
+        kind="subnet-free-ips",
+        why="Each new node consumes one ENI's worth of IPs: confirm each private subnet has 2x steady-state headroom.",
+        source=f"{data.V8_GUIDE}, Upgrade runbook, step 4",
+    ),
+)
+
+
+def crosses_transition(request: UpgradeRequest, current: DeploymentConfig) -> Transition | None:
+    """The documented transition this request crosses, if any."""
+    if request.module_version is None:
+        return None
+    wanted, now = parse_version(request.module_version)[0], parse_version(current.deployer.module_version)[0]
+    if current.deployer.generation == "legacy" and wanted >= FIRST_OPERATOR_MAJOR:
+        return "legacy-to-operator"
+    if current.deployer.generation == "operator" and now == 7 and wanted == 8:
+        return "v7-to-v8"
+    return None
+
+
+def runbook_for(request: UpgradeRequest, current: DeploymentConfig) -> Runbook | None:
+    """The runbook of a request that crosses a documented transition (None: an ordinary upgrade, one run).
+
+    Raises UpgradeRejectedError naming every reason the request cannot run as the guide's runbook."""
+    transition = crosses_transition(request, current)
+    if transition == "v7-to-v8":
+        return _v7_to_v8(request, current)
+    if transition == "legacy-to-operator":
+        return _legacy_to_operator(request, current)
+    return None
+
+
+def _eks_steps(request: UpgradeRequest, current: DeploymentConfig, module_version: str) -> list[RunbookStep]:
+    if request.eks_cluster_version is None:
+        return []
+    before = current.infra.get("eks_cluster_version")
+    return [
+        RunbookStep(
+            name=f"eks-{request.eks_cluster_version}",
+            title=f"EKS {before or '(module default)'} -> {request.eks_cluster_version}, the module already moved",
+            module_version=module_version,
+            changes=(ParameterChange(name="infra/eks_cluster_version", value=request.eks_cluster_version),),
+            rules=data.V8_EKS_STEP_RULES,
+            note="EKS's UpdateClusterVersion accepts exactly one minor jump at a time; one apply per minor.",
+        )
+    ]
+
+
+def _v7_to_v8(request: UpgradeRequest, current: DeploymentConfig) -> Runbook:
+    plan = evaluate_upgrade(request, current)  # every guard of an ordinary upgrade (EKS step, Terraform >= 1.9, ...)
+    target = request.module_version or ""
+    module_changes = [
+        ParameterChange(name=write.name, value=write.value)
+        for write in plan.writes
+        if write.name not in ("infra/eks_cluster_version", "deployer/module_version", f"infra/{CREATOR_ADMIN_INPUT}")
+    ]
+    module_changes += [
+        ParameterChange(name=f"infra/{CREATOR_ADMIN_INPUT}", value="true"),
+        ParameterChange(name=f"infra/{PRESERVE_AWS_AUTH}", value="true"),
+        ParameterChange(name="deployer/module_version", value=target),
+    ]
+    steps = [
+        RunbookStep(
+            name="module",
+            title=f"module {current.deployer.module_version} -> {target} (EKS module v17 -> v20), EKS unchanged",
+            module_version=target,
+            changes=tuple(module_changes),
+            preflight=_CAPACITY,
+            rules=data.V8_MODULE_STEP_RULES,
+            note=(
+                "Node groups and launch templates are replaced (create before destroy); capacity doubles briefly. "
+                "Before this step's apply the deployer records the Terraform state's S3 version (the guide's "
+                "rollback pushes that state back)."
+            ),
+        ),
+        *_eks_steps(request, current, target),
+        RunbookStep(
+            name="retire-aws-auth",
+            title="preserve_aws_auth_configmap back to its default: the aws-auth ConfigMap is destroyed",
+            module_version=target,
+            changes=(ParameterChange(name=f"infra/{PRESERVE_AWS_AUTH}"),),
+            rules=data.V8_RETIRE_AWS_AUTH_RULES,
+            note=(
+                "Wait at least one full kubelet credential rotation cycle (typically an hour) after the module "
+                "step before approving: if anything still relies on aws-auth, that's when you'll see it."
+            ),
+        ),
+    ]
+    runbook = Runbook(
+        transition="v7-to-v8",
+        guide=data.V8_GUIDE,
+        deployment=current.deployment,
+        from_module_version=current.deployer.module_version,
+        to_module_version=target,
+        steps=tuple(steps),
+        notes=tuple(plan.notes),
+        **_where(current),
+    )
+    _check_contract(runbook)
+    return runbook
+
+
+def _legacy_to_operator(request: UpgradeRequest, current: DeploymentConfig) -> Runbook:
+    target = request.module_version or ""
+    reasons: list[str] = []
+    if request.wandb_version:
+        reasons.append(
+            "wandb_version: the operator generation takes the W&B version from W&B's release channel; "
+            "the migration removes app/wandb_version"
+        )
+    others = request.model_copy(update={"module_version": None, "wandb_version": None})
+    plan = None
+    if others.eks_cluster_version or others.terraform_version:
+        try:
+            plan = evaluate_upgrade(others, current)
+        except UpgradeRejectedError as exc:
+            reasons += exc.reasons
+    release = _release(target, reasons)
+    if release is not None:
+        for name in (DUMMY_DNS, OPERATOR_ALB):
+            if name not in release:
+                reasons.append(
+                    f"module_version: the operator migration guide sets {name} for the upgrade, and {name} is not an "
+                    f"input of {AWS_MODULE} {target}: migrate to a 4.x release that has it (the guide uses 4.7.2), "
+                    "then upgrade"
+                )
+        for key in sorted(current.infra):
+            if key not in release:
+                reasons.append(f"infra/{key}: not an input of {AWS_MODULE} {target}; remove it before migrating")
+    if reasons:
+        raise UpgradeRejectedError(current.deployment, reasons)
+    assert release is not None
+    changes = [
+        ParameterChange(name=w.name, value=w.value)
+        for w in (plan.writes if plan else [])
+        if w.name != "infra/eks_cluster_version"
+    ]
+    changes.append(ParameterChange(name="infra/license", move_from="app/license"))
+    changes += [ParameterChange(name=f"infra/{name}", value="true") for name in (DUMMY_DNS, OPERATOR_ALB)]
+    if "size" in release and "size" not in current.infra:
+        changes.append(ParameterChange(name="infra/size", value="small"))
+    changes += [ParameterChange(name=f"app/{key}") for key in sorted(current.app)]
+    changes += [
+        ParameterChange(name="deployer/app_module_version"),
+        ParameterChange(name="deployer/generation", value="operator"),
+        ParameterChange(name="deployer/module_version", value=target),
+    ]
+    steps = [
+        RunbookStep(
+            name="migrate",
+            title=f"legacy ({current.deployer.module_version} + app module) -> operator {target}",
+            module_version=target,
+            changes=tuple(changes),
+            rules=data.OPERATOR_MIGRATION_RULES,
+            note=(
+                "The app module's kubernetes_* resources are destroyed and the operator installs W&B; the Route53 "
+                "record is replaced (plan a DNS cutover). The deployment needs egress to deploy.wandb.ai."
+            ),
+        ),
+        *_eks_steps(request, current, target),
+    ]
+    runbook = Runbook(
+        transition="legacy-to-operator",
+        guide=data.OPERATOR_GUIDE,
+        deployment=current.deployment,
+        from_module_version=current.deployer.module_version,
+        to_module_version=target,
+        steps=tuple(steps),
+        notes=tuple(plan.notes if plan else ()),
+        **_where(current),
+    )
+    _check_contract(runbook)
+    return runbook
+
+
+def _where(current: DeploymentConfig) -> dict[str, str]:
+    return {"region": current.deployer.region, "cluster_name": str(current.infra.get("namespace") or "")}
+
+
+def _release(version: str, reasons: list[str]) -> ReleaseInterface | None:
+    try:
+        return contract_for(AWS_MODULE).release(version)
+    except UnknownReleaseError as exc:
+        reasons.append(f"module_version: {exc}")
+        return None
+
+
+def step_variables(step: RunbookStep) -> list[str]:
+    """The aws module inputs a step sets or resets."""
+    return [change.name.split("/", 1)[1] for change in step.changes if change.name.startswith("infra/")]
+
+
+def _check_contract(runbook: Runbook) -> None:
+    """Every infra input a step sets exists at the release the step applies."""
+    contract = contract_for(AWS_MODULE)
+    reasons = []
+    for step in runbook.steps:
+        release = contract.release(step.module_version)
+        reasons += [
+            f"runbook step {step.name}: infra/{name} is not an input of {AWS_MODULE} {step.module_version}"
+            for name in step_variables(step)
+            if name not in release
+        ]
+    if reasons:
+        raise UpgradeRejectedError(runbook.deployment, reasons)
