@@ -92,3 +92,18 @@ class AwsRequestFailedError(DeployerError):
 
 class DestructiveRemediationRefusedError(DeployerError):
     """drift_action is remediate-safe, but restoring the desired state needs a destructive change: a human decides."""
+
+
+class RollbackUnavailableError(DeployerError):
+    """There is nothing to roll back to: no succeeded run with a recorded config (or not the one named), or a secret
+    version it references is gone from SSM."""
+
+
+class RollbackRefusedError(DeployerError):
+    """Rolling back would move a version the upgrade guards never let go back (EKS, a module major); carries the
+    reasons. Nothing is written."""
+
+    def __init__(self, deployment: str, reasons: list[str]) -> None:
+        self.deployment = deployment
+        self.reasons = list(reasons)
+        super().__init__(f"deployment {deployment!r}: rollback refused: " + "; ".join(self.reasons))

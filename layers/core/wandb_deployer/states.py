@@ -10,11 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wandb_deployer.config.model import ApprovalPolicy, DriftAction, Generation
+from wandb_deployer.config.model import ApprovalPolicy, DriftAction, Generation, OnUnhealthy
 
 # `push`: parameters written by `wbd config push`; `upgrade`: by an accepted upgrade request; `parameter-change`: any
-# other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run.
-Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift"]
+# other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run;
+# `rollback`: `wbd rollback` or deployer/on_unhealthy wrote a succeeded run's config back.
+Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift", "rollback"]
 Severity = Literal["error", "warning", "info"]
 
 
@@ -84,6 +85,7 @@ class LoadConfigResult(StateModel):
     zone_id: str = ""  # the Route53 zone holding that record
     wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
     allow_downgrade: str | None = None  # the deployer/allow_downgrade token in effect (consumed once applied)
+    on_unhealthy: OnUnhealthy = "notify"  # after the health deadline: notify, or roll back (never twice in a row)
 
 
 class ChangeCounts(StateModel):
@@ -204,6 +206,13 @@ class ApprovedPlan(StateModel):
     approved_by: str
 
 
+class RunError(StateModel):
+    """`$.error` as Step Functions' Catch (or `Health deadline passed`) leaves it."""
+
+    Error: str = ""
+    Cause: str | None = None
+
+
 class RunContext(StateModel):
     """The parts of the workflow's state that the end of a run needs; every part may be missing on a failure path."""
 
@@ -214,6 +223,7 @@ class RunContext(StateModel):
     approved_plan: ApprovedPlan | None = None
     verify: Wrapped | None = None
     health: Wrapped | None = None
+    error: RunError | None = None
 
     @property
     def loaded(self) -> LoadConfigResult | None:

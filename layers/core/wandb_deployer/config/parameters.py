@@ -154,6 +154,13 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secre
     `with_secrets=False` reads nothing decrypted: the config comes without its license and API key (what `wbd` shows).
     """
     parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=with_secrets)
+    return config_from_parameters(deployment, parameters, prefix=prefix, with_secrets=with_secrets)
+
+
+def config_from_parameters(
+    deployment: str, parameters: Mapping[str, DesiredParameter], *, prefix: str, with_secrets: bool = True
+) -> DeploymentConfig:
+    """The validated config that `parameters` (full name -> parameter, as `read_parameters` returns) describe."""
     if not parameters:
         raise UnknownDeploymentError(f"no parameters under {_prefix(prefix)}/{deployment}/")
     sections: dict[str, dict[str, object]] = {}
