@@ -7,7 +7,7 @@ SSM modified it after that run applied.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,6 +32,7 @@ from wandb_deployer.runs.history import RunRecord, deployment_status, list_runs,
 from wandb_deployer.runs.lock import LockState
 from wandb_deployer.runs.steps import execution_history, step_timings
 from wandb_deployer.upgrade.outcome import UpgradeOutcome, read_upgrade_outcome
+from wandb_deployer.verification.license_expiry import days_left, read_license_expiry, threshold
 from wbd.cli.aws import current
 from wbd.cli.run_views import approval_line, change_phrase, changes_table, counts_text, styled_outcome, when
 
@@ -64,6 +65,9 @@ class StatusReport(BaseModel):
     last_rejection: RunRecord | None = None
     rejected_change_still_desired: bool = False
     last_upgrade: UpgradeOutcome | None = None
+    license_expires_on: str | None = None  # as the last run read it (never the license itself)
+    license_days_left: int | None = None  # None: no readable expiry, or no run read it yet
+    license_checked_at: str | None = None
 
 
 def _secret_changes(deployment: str, applied_at: str, baseline: dict[str, str]) -> list[ConfigChange]:
@@ -141,6 +145,12 @@ def gather_status(deployment: str) -> StatusReport:
         pending_approval=status.pending_approval,
         last_upgrade=read_upgrade_outcome(deployment=deployment, table=table, dynamodb=dynamodb),
     )
+    license_record = read_license_expiry(deployment=deployment, table=table, dynamodb=dynamodb)
+    if license_record is not None:
+        report.license_checked_at = license_record.checked_at
+        report.license_expires_on = license_record.expires_on
+        if license_record.expires_on:
+            report.license_days_left = days_left(date.fromisoformat(license_record.expires_on))
     applied = status.applied
     if applied is not None:
         report.applied_by, report.applied_at = applied.execution_arn.rsplit(":", 1)[-1], applied.applied_at
@@ -229,6 +239,7 @@ def _history_rows(report: StatusReport, table: Table) -> None:
         if report.rejected_change_still_desired:
             note = "the rejected change is still desired: it runs again with the next change of the deployment"
             table.add_row("", Text(note, style="yellow"))
+    _license_row(report, table)
     upgrade = report.last_upgrade
     if upgrade is not None:
         verdict = "accepted" if upgrade.accepted else "REJECTED"
@@ -237,6 +248,20 @@ def _history_rows(report: StatusReport, table: Table) -> None:
         ]
         what = change_phrase(changes) if upgrade.accepted else "; ".join(upgrade.reasons)
         table.add_row("last upgrade request", f"{verdict} at {when(upgrade.at)} ({upgrade.requested_by}): {what}")
+
+
+def _license_row(report: StatusReport, table: Table) -> None:
+    if report.license_checked_at is None:
+        return
+    if report.license_expires_on is None or report.license_days_left is None:
+        table.add_row("license", "no readable expiry (no `exp` claim): no expiry warning")
+        return
+    left = report.license_days_left
+    text = f"expires {report.license_expires_on}: " + (
+        f"{left} day(s) left" if left >= 0 else f"EXPIRED {-left} day(s) ago"
+    )
+    warned = threshold(date.fromisoformat(report.license_expires_on)) is not None
+    table.add_row("license", Text(text, style="red" if left < 7 else "yellow" if warned else "green"))
 
 
 def status_view(report: StatusReport) -> RenderableType:

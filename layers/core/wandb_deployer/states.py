@@ -86,6 +86,7 @@ class LoadConfigResult(StateModel):
     wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
     allow_downgrade: str | None = None  # the deployer/allow_downgrade token in effect (consumed once applied)
     on_unhealthy: OnUnhealthy = "notify"  # after the health deadline: notify, or roll back (never twice in a row)
+    license_expires_on: str | None = None  # ISO date of the license's `exp` claim (None: none readable)
 
 
 class ChangeCounts(StateModel):
@@ -179,6 +180,7 @@ class HealthInput(StateModel):
     region: str = ""  # the deployment's region (the load balancer and the queue's metrics live there)
     queue_name: str | None = None
     reads_queue: bool = False  # check that W&B consumes `queue_name`
+    license_expires_on: str | None = None  # ISO date: warn 30 and 7 days ahead
 
 
 class HealthResult(StateModel):
@@ -187,6 +189,7 @@ class HealthResult(StateModel):
     findings: list[Finding] = Field(default_factory=list)
     server_version: str | None = None
     certificate_days_left: int | None = None
+    license_days_left: int | None = None  # None: no readable expiry
     give_up: bool = False  # the next attempt would pass the deployment's health deadline
 
 

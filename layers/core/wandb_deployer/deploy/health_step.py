@@ -8,6 +8,7 @@ W&B consumes its file-storage queue where the release makes W&B read one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from wandb_deployer.aws_clients import client
@@ -17,6 +18,7 @@ from wandb_deployer.settings import Settings
 from wandb_deployer.states import HealthInput, HealthResult
 from wandb_deployer.verification.aws_calls import aws_call
 from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.license_expiry import days_left, license_findings
 from wandb_deployer.verification.load_balancer import load_balancer_health
 from wandb_deployer.verification.queue_consumption import queue_consumption_findings
 from wandb_deployer.verification.reach import judge_reach
@@ -84,4 +86,12 @@ def check(request: HealthInput, settings: Settings) -> HealthResult:
     )
     next_attempt = request.attempt + 1
     give_up = not result.healthy and next_attempt * request.interval_seconds >= request.timeout_seconds
-    return result.model_copy(update={"attempt": next_attempt, "give_up": give_up})
+    expires_on = date.fromisoformat(request.license_expires_on) if request.license_expires_on else None
+    return result.model_copy(
+        update={
+            "attempt": next_attempt,
+            "give_up": give_up,
+            "findings": [*result.findings, *license_findings(expires_on)],
+            "license_days_left": days_left(expires_on) if expires_on else None,
+        }
+    )

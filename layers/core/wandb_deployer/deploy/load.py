@@ -34,6 +34,7 @@ from wandb_deployer.runs.rollback import recorded_config
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import LoadConfigInput, LoadConfigResult
 from wandb_deployer.upgrade.guards import guard_config_change
+from wandb_deployer.verification.license_expiry import license_expiry, record_license_expiry
 from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue
@@ -149,6 +150,10 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
     warnings = config_warnings(config, deployer_egress=settings.health_check_egress_cidrs)
     if warnings:
         logger.warning("config warnings", warnings=warnings)
+    expires_on = license_expiry(config.license.get_secret_value()) if config.license is not None else None
+    record_license_expiry(
+        deployment=config.deployment, expires_on=expires_on, table=settings.deployments_table, dynamodb=dynamodb
+    )
     deployer = config.deployer
     zone_id = config.infra.get("zone_id")
     return LoadConfigResult(
@@ -179,4 +184,5 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         ),
         allow_downgrade=config.allow_downgrade,
         on_unhealthy=deployer.on_unhealthy,
+        license_expires_on=expires_on.isoformat() if expires_on else None,
     )

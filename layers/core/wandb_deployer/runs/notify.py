@@ -31,6 +31,7 @@ NotificationEvent = Literal[
     "Upgrade Accepted",
     "Rollback Started",
     "Rollback Not Started",
+    "License Expiring",
 ]
 NOTIFICATION_EVENTS: tuple[str, ...] = get_args(NotificationEvent)
 EVENT_SOURCE = "wandb-deployer"
