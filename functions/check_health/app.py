@@ -2,6 +2,13 @@
 
 from wandb_deployer.deploy.handler import workflow_step
 from wandb_deployer.deploy.health_step import check
-from wandb_deployer.states import HealthInput
+from wandb_deployer.states import HealthInput, HealthResult
 
-lambda_handler = workflow_step(HealthInput, check, metric="HealthChecked")
+
+def _outcome(result: HealthResult) -> str:
+    if result.healthy:
+        return "HealthChecked"
+    return "HealthDeadlinePassed" if result.give_up else "HealthUnhealthy"
+
+
+lambda_handler = workflow_step(HealthInput, check, metric=_outcome)

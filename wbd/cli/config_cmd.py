@@ -147,7 +147,7 @@ def render(
     out.print(f"rendered {len(rendered.files)} file(s), fingerprint {rendered.fingerprint}", markup=False)
 
 
-def _diff_table(diff: ParameterDiff, *, prune: bool) -> Table:
+def diff_table(diff: ParameterDiff, *, prune: bool) -> Table:
     table = Table(title="parameter changes", show_lines=False)
     table.add_column("", no_wrap=True)
     table.add_column("parameter", overflow="fold")
@@ -221,7 +221,7 @@ def push(
     if not diff.has_changes:
         out.print(f"{config.deployment}: SSM already matches {file} ({diff.unchanged} parameter(s))", markup=False)
         return
-    out.print(_diff_table(diff, prune=prune))
+    out.print(diff_table(diff, prune=prune))
     out.print(f"{len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} not in the file")
     if downgrade:
         out.print(f"--force: deployer/{ALLOW_DOWNGRADE_KEY} lets the next applied run make this downgrade, once")

@@ -7,7 +7,7 @@ SSM modified it after that run applied.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +33,7 @@ from wandb_deployer.runs.lock import LockState
 from wandb_deployer.runs.steps import execution_history, step_timings
 from wandb_deployer.upgrade.outcome import UpgradeOutcome, read_upgrade_outcome
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook
+from wandb_deployer.verification.license_expiry import days_left, read_license_expiry, threshold
 from wbd.cli.aws import current
 from wbd.cli.run_views import approval_line, change_phrase, changes_table, counts_text, styled_outcome, when
 
@@ -66,6 +67,9 @@ class StatusReport(BaseModel):
     rejected_change_still_desired: bool = False
     last_upgrade: UpgradeOutcome | None = None
     runbook: RunbookState | None = None
+    license_expires_on: str | None = None  # as the last run read it (never the license itself)
+    license_days_left: int | None = None  # None: no readable expiry, or no run read it yet
+    license_checked_at: str | None = None
 
 
 def _secret_changes(deployment: str, applied_at: str, baseline: dict[str, str]) -> list[ConfigChange]:
@@ -144,6 +148,12 @@ def gather_status(deployment: str) -> StatusReport:
         last_upgrade=read_upgrade_outcome(deployment=deployment, table=table, dynamodb=dynamodb),
         runbook=read_runbook(deployment=deployment, table=table, dynamodb=dynamodb),
     )
+    license_record = read_license_expiry(deployment=deployment, table=table, dynamodb=dynamodb)
+    if license_record is not None:
+        report.license_checked_at = license_record.checked_at
+        report.license_expires_on = license_record.expires_on
+        if license_record.expires_on:
+            report.license_days_left = days_left(date.fromisoformat(license_record.expires_on))
     applied = status.applied
     if applied is not None:
         report.applied_by, report.applied_at = applied.execution_arn.rsplit(":", 1)[-1], applied.applied_at
@@ -233,6 +243,7 @@ def _history_rows(report: StatusReport, table: Table) -> None:
             note = "the rejected change is still desired: it runs again with the next change of the deployment"
             table.add_row("", Text(note, style="yellow"))
     _runbook_rows(report, table)
+    _license_row(report, table)
     upgrade = report.last_upgrade
     if upgrade is not None:
         verdict = "accepted" if upgrade.accepted else "REJECTED"
@@ -255,6 +266,20 @@ def _runbook_rows(report: StatusReport, table: Table) -> None:
         following = state.runbook.steps[state.current + 1]
         changes = ", ".join(change.describe() for change in following.changes)
         table.add_row("runbook next", f"{following.name}: {following.title} ({changes})")
+
+
+def _license_row(report: StatusReport, table: Table) -> None:
+    if report.license_checked_at is None:
+        return
+    if report.license_expires_on is None or report.license_days_left is None:
+        table.add_row("license", "no readable expiry (no `exp` claim): no expiry warning")
+        return
+    left = report.license_days_left
+    text = f"expires {report.license_expires_on}: " + (
+        f"{left} day(s) left" if left >= 0 else f"EXPIRED {-left} day(s) ago"
+    )
+    warned = threshold(date.fromisoformat(report.license_expires_on)) is not None
+    table.add_row("license", Text(text, style="red" if left < 7 else "yellow" if warned else "green"))
 
 
 def status_view(report: StatusReport) -> RenderableType:

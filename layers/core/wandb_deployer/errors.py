@@ -110,3 +110,18 @@ class RunbookRuleViolationError(DeployerError):
 
 class RunbookPreflightFailedError(DeployerError):
     """A runbook step's pre-flight check failed (EC2 quota, free subnet IPs); the runbook stops before applying."""
+
+
+class RollbackUnavailableError(DeployerError):
+    """There is nothing to roll back to: no succeeded run with a recorded config (or not the one named), or a secret
+    version it references is gone from SSM."""
+
+
+class RollbackRefusedError(DeployerError):
+    """Rolling back would move a version the upgrade guards never let go back (EKS, a module major); carries the
+    reasons. Nothing is written."""
+
+    def __init__(self, deployment: str, reasons: list[str]) -> None:
+        self.deployment = deployment
+        self.reasons = list(reasons)
+        super().__init__(f"deployment {deployment!r}: rollback refused: " + "; ".join(self.reasons))

@@ -10,11 +10,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, ApprovalPolicy, DriftAction, Generation
+from wandb_deployer.config.model import DEPLOYMENT_NAME_PATTERN, ApprovalPolicy, DriftAction, Generation, OnUnhealthy
 
 # `push`: parameters written by `wbd config push`; `upgrade`: by an accepted upgrade request; `parameter-change`: any
-# other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run.
-Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift"]
+# other write (the AWS CLI, the console, Terraform); `rerun`: the desired state moved during the previous run;
+# `rollback`: `wbd rollback` or deployer/on_unhealthy wrote a succeeded run's config back.
+Trigger = Literal["parameter-change", "push", "schedule", "upgrade", "manual", "rerun", "drift", "rollback"]
 Severity = Literal["error", "warning", "info"]
 # Every state's deployment is a valid deployment name (`"demo\n"` included: pydantic's patterns match the whole text).
 DeploymentName = Annotated[str, Field(pattern=DEPLOYMENT_NAME_PATTERN)]
@@ -86,6 +87,7 @@ class LoadConfigResult(StateModel):
     zone_id: str = ""  # the Route53 zone holding that record
     wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
     allow_downgrade: str | None = None  # the deployer/allow_downgrade token in effect (consumed once applied)
+    on_unhealthy: OnUnhealthy = "notify"  # after the health deadline: notify, or roll back (never twice in a row)
 
 
 class ChangeCounts(StateModel):
@@ -191,6 +193,7 @@ class HealthResult(StateModel):
     findings: list[Finding] = Field(default_factory=list)
     server_version: str | None = None
     certificate_days_left: int | None = None
+    license_days_left: int | None = None  # None: no readable expiry
     give_up: bool = False  # the next attempt would pass the deployment's health deadline
 
 
@@ -210,6 +213,13 @@ class ApprovedPlan(StateModel):
     approved_by: str
 
 
+class RunError(StateModel):
+    """`$.error` as Step Functions' Catch (or `Health deadline passed`) leaves it."""
+
+    Error: str = ""
+    Cause: str | None = None
+
+
 class RunContext(StateModel):
     """The parts of the workflow's state that the end of a run needs; every part may be missing on a failure path."""
 
@@ -220,6 +230,7 @@ class RunContext(StateModel):
     approved_plan: ApprovedPlan | None = None
     verify: Wrapped | None = None
     health: Wrapped | None = None
+    error: RunError | None = None
 
     @property
     def loaded(self) -> LoadConfigResult | None:

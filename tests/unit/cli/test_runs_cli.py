@@ -294,3 +294,20 @@ def test_status_and_approve_show_what_is_approved(runner: CliRunner, pending: De
 
     nothing = runner.invoke(app, ["reject", "demo", "--reason", "late"])
     assert nothing.exit_code == 1 and "has no plan waiting for approval" in nothing.stderr
+
+
+def test_status_shows_the_days_the_license_has_left_or_that_it_has_no_readable_expiry(
+    runner: CliRunner, history: Deployer
+) -> None:
+    from wandb_deployer.verification.license_expiry import record_license_expiry
+
+    assert "license" not in runner.invoke(app, ["status", "demo"]).stdout.lower().replace("infra/license", "")
+    expires_on = (datetime.now(UTC) + timedelta(days=9)).date()
+    record_license_expiry(deployment="demo", expires_on=expires_on, table=TABLE, dynamodb=history.dynamodb)
+    shown = runner.invoke(app, ["status", "demo"])
+    assert f"expires {expires_on.isoformat()}: 9 day(s) left" in shown.stdout, shown.output
+    report = json.loads(runner.invoke(app, ["status", "demo", "--json"]).stdout)
+    assert (report["license_days_left"], report["license_expires_on"]) == (9, expires_on.isoformat())
+
+    record_license_expiry(deployment="demo", expires_on=None, table=TABLE, dynamodb=history.dynamodb)
+    assert "no readable expiry" in runner.invoke(app, ["status", "demo"]).stdout

@@ -272,3 +272,30 @@ def test_a_start_that_fails_releases_the_reservation(deployer: Deployer) -> None
         change(deployer.settings)
 
     assert read_lock(deployment="prod", table=TABLE, dynamodb=deployer.dynamodb) is None
+
+
+# --- license expiry ---------------------------------------------------------------------------------------------------
+
+
+def test_the_daily_check_tells_of_an_expiring_license_once_per_threshold_and_not_as_drift(deployer: Deployer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from wandb_deployer.verification.license_expiry import license_findings, record_license_expiry
+
+    def health_with_license(days: int) -> HealthResult:
+        expires_on = (datetime.now(UTC) + timedelta(days=days)).date()
+        record_license_expiry(deployment="prod", expires_on=expires_on, table=TABLE, dynamodb=deployer.dynamodb)
+        # unhealthy too: the license's warning must still stay out of the drift fingerprint
+        findings = [UNHEALTHY, *license_findings(expires_on)]
+        return HealthResult(healthy=False, attempt=1, findings=findings, license_days_left=days)
+
+    sns = recorded_calls(client("sns"))
+    first = check(deployer, health=health_with_license(20))
+    again = check(deployer, health=health_with_license(20))  # the next day's check of the same license
+    week = check(deployer, health=health_with_license(6))  # (another license, 6 days left: its own thresholds)
+
+    told = [n for n in notices(sns) if n["event"] == "License Expiring"]
+    assert [(n["detail"]["threshold_days"], n["detail"]["days_left"]) for n in told] == [(30, 20), (7, 6)]
+    assert told[0]["detail"]["findings"][0]["code"] == "LICENSE_EXPIRING"
+    assert first.fingerprint == again.fingerprint == week.fingerprint == drift_fingerprint([], [UNHEALTHY])
+    assert again.transition == "unchanged"

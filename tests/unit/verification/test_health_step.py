@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -113,3 +114,15 @@ def test_the_deadline_counts_whole_intervals(ssm: Any, standin: WandbStandIn, at
     # 30 s at 10 s intervals: after attempt 1 the next (2) starts at 20 s < 30 s; after attempt 2, 30 s is the deadline.
     standin.set_status(503)
     assert check(request(standin, attempt=attempt), SETTINGS).give_up is give_up
+
+
+def test_a_license_expiring_within_30_days_is_a_warning_with_its_days_left(ssm: Any, standin: WandbStandIn) -> None:
+    expires_on = (datetime.now(UTC) + timedelta(days=12)).date()
+    result = check(
+        request(standin, generation="operator").model_copy(update={"license_expires_on": expires_on.isoformat()}),
+        SETTINGS,
+    )
+    assert result.healthy and result.license_days_left == 12
+    assert codes(result.findings) == ["LICENSE_EXPIRING", "PLAIN_HTTP", "VERSION_UNCHECKED"]
+    unknown = check(request(standin, generation="operator"), SETTINGS)
+    assert unknown.license_days_left is None and "LICENSE_EXPIRING" not in codes(unknown.findings)

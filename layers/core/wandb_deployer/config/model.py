@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 Generation = Literal["operator", "legacy"]
 ApprovalPolicy = Literal["always", "destructive", "never"]
 DriftAction = Literal["notify", "remediate-safe", "remediate"]
+OnUnhealthy = Literal["notify", "rollback"]  # after an apply whose health check fails until its deadline
 
 DEFAULT_MODULE_VERSION: dict[str, str] = {"operator": "8.0.0", "legacy": "2.8.0"}
 DEFAULT_APP_MODULE_VERSION = "1.14.1"
@@ -42,6 +43,7 @@ class DeployerSettings(BaseModel):
     health_timeout_seconds: int = Field(default=900, ge=30, le=7200)
     paused: bool = False
     probe: bool = False  # live S3 -> SQS probe after apply
+    on_unhealthy: OnUnhealthy = "notify"  # `rollback`: roll back to the last succeeded run (never twice in a row)
 
     @field_validator("module_version", "app_module_version", "terraform_version")
     @classmethod

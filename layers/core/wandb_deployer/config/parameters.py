@@ -172,6 +172,14 @@ def load_deployment_config(deployment: str, *, prefix: str, ssm: Any, with_secre
     as a plain String is one of them), TransientAwsError / AwsRequestFailedError for failed calls.
     """
     parameters = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=False)
+    return config_from_parameters(deployment, parameters, prefix=prefix, ssm=ssm, with_secrets=with_secrets)
+
+
+def config_from_parameters(
+    deployment: str, parameters: Mapping[str, DesiredParameter], *, prefix: str, ssm: Any, with_secrets: bool = True
+) -> DeploymentConfig:
+    """The validated config that `parameters` (full name -> parameter, as `read_parameters(decrypt=False)` returns)
+    describe; `ssm` decrypts the secret inputs (never the license or the API key) when `with_secrets`."""
     if not parameters:
         raise UnknownDeploymentError(f"no parameters under {_prefix(prefix)}/{deployment}/")
     sections: dict[str, dict[str, object]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,7 +15,8 @@ from wandb_deployer.drift.record import NOTIFYING_TRANSITIONS, drift_fingerprint
 from wandb_deployer.errors import PlanNotFoundError
 from wandb_deployer.runs.notify import notify
 from wandb_deployer.settings import Settings
-from wandb_deployer.states import DeploymentList, DriftInput, DriftResult, Finding, WiringResult
+from wandb_deployer.states import DeploymentList, DriftInput, DriftResult, Finding, HealthResult, WiringResult
+from wandb_deployer.verification.license_expiry import claim_notification, read_license_expiry, threshold
 
 logger = Logger(child=True)
 
@@ -38,6 +40,37 @@ def resource_drift(plan: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"address": e["address"], "actions": list(e.get("change", {}).get("actions", []))} for e in entries]
 
 
+def notify_license_expiry(deployment: str, health: HealthResult | None, settings: Settings) -> bool:
+    """Tell people, once per threshold (30 days, 7 days, expired), that the license is running out; True if told."""
+    if health is None or health.license_days_left is None:
+        return False
+    table, dynamodb = settings.deployments_table, client("dynamodb")
+    record = read_license_expiry(deployment=deployment, table=table, dynamodb=dynamodb)
+    if record is None or record.expires_on is None:
+        return False
+    expires_on = date.fromisoformat(record.expires_on)
+    crossed = threshold(expires_on)
+    if crossed is None or not claim_notification(
+        deployment=deployment, expires_on=expires_on, crossed=crossed, table=table, dynamodb=dynamodb
+    ):
+        return False
+    notify(
+        event="License Expiring",
+        deployment=deployment,
+        detail={
+            "expires_on": record.expires_on,
+            "days_left": health.license_days_left,
+            "threshold_days": crossed,
+            "findings": [f.model_dump() for f in health.findings if f.code.startswith("LICENSE_")],
+        },
+        sns=client("sns"),
+        events=client("events"),
+        topic_arn=settings.notifications_topic_arn,
+        bus_name=settings.event_bus_name,
+    )
+    return True
+
+
 def record(request: DriftInput, settings: Settings) -> DriftResult:
     s3 = client("s3")
     bucket = settings.artifacts_bucket
@@ -45,7 +78,8 @@ def record(request: DriftInput, settings: Settings) -> DriftResult:
     wiring_raw = _read_json(s3, bucket, f"{request.run_prefix}wiring.json")
     findings: list[Finding] = list(WiringResult.model_validate(wiring_raw).findings) if wiring_raw else []
     if request.health is not None and not request.health.healthy:
-        findings.extend(request.health.findings)
+        # the license's days left change every day: they notify on their own (notify_license_expiry), not as drift
+        findings.extend(f for f in request.health.findings if not f.code.startswith("LICENSE_"))
     fingerprint = drift_fingerprint(drift, findings)
     noteworthy = [finding for finding in findings if finding.severity != "info"]
     summary = {
@@ -74,6 +108,7 @@ def record(request: DriftInput, settings: Settings) -> DriftResult:
             topic_arn=settings.notifications_topic_arn,
             bus_name=settings.event_bus_name,
         )
+    notify_license_expiry(request.deployment, request.health, settings)
     drifted = fingerprint is not None
     return DriftResult(
         deployment=request.deployment,

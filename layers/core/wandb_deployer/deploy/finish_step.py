@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.parameters import deployment_paused
+from wandb_deployer.deploy.unhealthy import roll_back_if_asked, unhealthy_after_apply
 from wandb_deployer.errors import DeployerError
 from wandb_deployer.runs import aws_failure
 from wandb_deployer.runs.approval import withdraw_pending_approval
@@ -75,6 +76,14 @@ def finish(request: FinishRunInput, settings: Settings) -> FinishRunResult:
         table=table,
         dynamodb=dynamodb,
     )
+    if (
+        request.outcome == "failed"
+        and loaded is not None
+        and loaded.on_unhealthy == "rollback"
+        and unhealthy_after_apply(request.context)
+    ):  # after the release: the run the rollback's writes start may take the lock
+        clients = {name: client(name) for name in ("dynamodb", "ssm", "sns", "events")}
+        roll_back_if_asked(request, settings, clients)
     next_arn: str | None = None
     if loaded is not None and desired_moved(
         deployment=request.deployment, applied_generation=loaded.desired_generation, table=table, dynamodb=dynamodb

@@ -8,6 +8,7 @@ W&B consumes its file-storage queue where the release makes W&B read one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from wandb_deployer.aws_clients import client
@@ -17,6 +18,12 @@ from wandb_deployer.settings import Settings
 from wandb_deployer.states import HealthInput, HealthResult
 from wandb_deployer.verification.aws_calls import aws_call
 from wandb_deployer.verification.health import check_health
+from wandb_deployer.verification.license_expiry import (
+    days_left,
+    license_expiry,
+    license_findings,
+    record_license_expiry,
+)
 from wandb_deployer.verification.load_balancer import load_balancer_health
 from wandb_deployer.verification.queue_consumption import queue_consumption_findings
 from wandb_deployer.verification.reach import judge_reach
@@ -61,6 +68,22 @@ def assess_health(
     return result
 
 
+def _license_expiry(request: HealthInput, settings: Settings, ssm: Any) -> date | None:
+    """The license's `exp` (None: no license or no readable expiry), read here where verification runs: a run's steps
+    never decrypt the license. The first attempt of a run notes it for `wbd status` and the daily notification."""
+    section = "app" if request.generation == "legacy" else "infra"
+    token = _optional_parameter(parameter_name(settings.parameter_prefix, request.deployment, section, "license"), ssm)
+    expires_on = license_expiry(token) if token else None
+    if request.attempt == 0:
+        record_license_expiry(
+            deployment=request.deployment,
+            expires_on=expires_on,
+            table=settings.deployments_table,
+            dynamodb=client("dynamodb"),
+        )
+    return expires_on
+
+
 def check(request: HealthInput, settings: Settings) -> HealthResult:
     ssm = client("ssm")
     prefix = settings.parameter_prefix
@@ -84,4 +107,12 @@ def check(request: HealthInput, settings: Settings) -> HealthResult:
     )
     next_attempt = request.attempt + 1
     give_up = not result.healthy and next_attempt * request.interval_seconds >= request.timeout_seconds
-    return result.model_copy(update={"attempt": next_attempt, "give_up": give_up})
+    expires_on = _license_expiry(request, settings, ssm)
+    return result.model_copy(
+        update={
+            "attempt": next_attempt,
+            "give_up": give_up,
+            "findings": [*result.findings, *license_findings(expires_on)],
+            "license_days_left": days_left(expires_on) if expires_on else None,
+        }
+    )

@@ -18,12 +18,19 @@ from aws_lambda_powertools import Logger
 from wandb_deployer.aws_clients import client
 from wandb_deployer.config.config_warnings import config_warnings
 from wandb_deployer.config.model import DeploymentConfig
-from wandb_deployer.config.parameters import load_deployment_config
+from wandb_deployer.config.parameters import config_from_parameters, read_parameters
 from wandb_deployer.deploy.paths import parameter_name, run_prefix, workspace_key
 from wandb_deployer.errors import VersionChangeRefusedError
-from wandb_deployer.runs.config_snapshot import config_changes, read_snapshot, snapshot_values, store_snapshot
+from wandb_deployer.runs.config_snapshot import (
+    config_changes,
+    read_snapshot,
+    snapshot_types,
+    snapshot_values,
+    store_snapshot,
+)
 from wandb_deployer.runs.desired import AppliedState, current_desired_generation, read_applied
 from wandb_deployer.runs.history import record_run_details
+from wandb_deployer.runs.rollback import recorded_config
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import LoadConfigInput, LoadConfigResult
 from wandb_deployer.upgrade.guards import guard_config_change
@@ -52,10 +59,16 @@ def _changes_since(applied: AppliedState | None, has_snapshot: bool) -> str:
 
 
 def _compare_with_applied(
-    request: LoadConfigInput, config: DeploymentConfig, values: dict[str, str], settings: Settings, dynamodb: Any
+    request: LoadConfigInput,
+    config: DeploymentConfig,
+    values: dict[str, str],
+    recorded: dict[str, object],
+    settings: Settings,
+    dynamodb: Any,
 ) -> None:
-    """Record what changed since the last applied config; raise VersionChangeRefusedError for an unsafe version change
-    (after recording it, so the run's record shows both)."""
+    """Record the config (`recorded`: what a rollback to this run needs) and what changed since the last applied one;
+    raise VersionChangeRefusedError for an unsafe version change (after recording it, so the run's record shows
+    both)."""
     table = settings.deployments_table
     applied = read_applied(deployment=config.deployment, table=table, dynamodb=dynamodb)
     baseline = (
@@ -70,7 +83,10 @@ def _compare_with_applied(
         else []
     )
     if request.execution_arn is not None:
-        details: dict[str, object] = {"changes_since": _changes_since(applied, baseline is not None)}
+        details: dict[str, object] = {
+            "changes_since": _changes_since(applied, baseline is not None),
+            "config": recorded,
+        }
         if applied is None or baseline is not None:  # against nothing, every parameter is new
             changes = config_changes(baseline.values if baseline else None, values)
             details["changes"] = [change.model_dump() for change in changes]
@@ -98,7 +114,9 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
     generation = current_desired_generation(
         deployment=request.deployment, table=settings.deployments_table, dynamodb=dynamodb
     )
-    config = load_deployment_config(request.deployment, prefix=settings.parameter_prefix, ssm=client("ssm"))
+    ssm = client("ssm")
+    parameters = read_parameters(request.deployment, prefix=settings.parameter_prefix, ssm=ssm, decrypt=False)
+    config = config_from_parameters(request.deployment, parameters, prefix=settings.parameter_prefix, ssm=ssm)
     rendered = render_workspace(
         config,
         state_bucket=settings.state_bucket,
@@ -110,10 +128,17 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         deployment=config.deployment,
         fingerprint=rendered.fingerprint,
         values=values,
+        types=snapshot_types(config),
         table=settings.deployments_table,
         dynamodb=dynamodb,
     )
-    _compare_with_applied(request, config, values, settings, dynamodb)
+    recorded = recorded_config(
+        fingerprint=rendered.fingerprint,
+        parameters=parameters,
+        deployment=config.deployment,
+        prefix=settings.parameter_prefix,
+    )
+    _compare_with_applied(request, config, values, recorded.model_dump(), settings, dynamodb)
     pointer = publish_bundle(
         build_bundle(rendered),
         bucket=settings.artifacts_bucket,
@@ -158,4 +183,5 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
             wandb_reads_queue(deployer.generation, deployer.module_version, deployer.app_module_version)
         ),
         allow_downgrade=config.allow_downgrade,
+        on_unhealthy=deployer.on_unhealthy,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from wandb_deployer.aws_clients import client
+from wandb_deployer.deploy.unhealthy import rollback_offer, unhealthy_after_apply
 from wandb_deployer.errors import AwsRequestFailedError
 from wandb_deployer.runs import iso, utc_now
 from wandb_deployer.runs.details import (
@@ -111,6 +112,17 @@ def _details(request: RecordRunInput, warnings: list[str]) -> dict[str, object] 
     return details or None
 
 
+def _rollback_offer(request: RecordRunInput, outcome: RunOutcome, settings: Settings) -> dict[str, object] | None:
+    """For a run whose apply left W&B unhealthy: the command that rolls back to the last succeeded run, and whether
+    the deployer starts it itself (deployer/on_unhealthy) when the run ends."""
+    loaded = request.context.loaded
+    if outcome != "failed" or loaded is None or not unhealthy_after_apply(request.context):
+        return None
+    table = settings.deployments_table
+    command = rollback_offer(deployment=request.deployment, table=table, dynamodb=client("dynamodb"))
+    return {"command": command, "on_unhealthy": loaded.on_unhealthy} if command else None
+
+
 def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
     warnings = run_warnings(request)
     outcome = run_outcome(request)
@@ -120,6 +132,9 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
     loaded = request.context.loaded
     fingerprint = request.fingerprint or (loaded.fingerprint if loaded is not None else None)
     reason = _reason(request, outcome, settings) if request.error else None
+    offer = _rollback_offer(request, outcome, settings)
+    if offer:
+        details["rollback"] = offer
     record_run_event(
         deployment=request.deployment,
         execution_arn=request.execution_arn,
@@ -153,6 +168,7 @@ def record_and_notify(request: RecordRunInput, settings: Settings) -> None:
             "counts": request.counts.model_dump() if request.counts else None,
             **({"warnings": warnings} if warnings else {}),
             **({"runbook": runbook} if runbook else {}),
+            **({"rollback_command": offer["command"], "on_unhealthy": offer["on_unhealthy"]} if offer else {}),
         },
         sns=client("sns"),
         events=client("events"),

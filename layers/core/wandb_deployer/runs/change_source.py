@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from wandb_deployer.config.parameters import DesiredParameter, ParameterDiff
 from wandb_deployer.runs import aws_failure, epoch, from_item, iso, item_key, to_item, utc_now
 
-ChangeSource = Literal["push", "upgrade"]
+ChangeSource = Literal["push", "upgrade", "rollback"]
 WRITE_PREFIX = "WRITE#"  # sorts after RUN#: neither the status query nor the run listing reads these
 WRITE_NOTE_TTL = timedelta(days=1)
 _WHO = re.compile(r"[^A-Za-z0-9_.@+=,:/-]")

@@ -33,6 +33,7 @@ class ConfigSnapshot(BaseModel):
     fingerprint: str
     recorded_at: str
     values: dict[str, str] = Field(default_factory=dict)
+    types: dict[str, str] = Field(default_factory=dict)  # SSM type of each non-String parameter (rollback writes it)
 
 
 class ConfigChange(BaseModel):
@@ -68,6 +69,16 @@ def snapshot_values(config: DeploymentConfig) -> dict[str, str]:
     return values
 
 
+def snapshot_types(config: DeploymentConfig) -> dict[str, str]:
+    """`<section>/<key>` -> SSM type, for the parameters of `config` that are not plain Strings."""
+    base = f"{_PREFIX}/{config.deployment}/"
+    return {
+        name.removeprefix(base): parameter.type
+        for name, parameter in config_to_parameters(config, prefix=_PREFIX).items()
+        if parameter.type != "String"
+    }
+
+
 def shown(value: str | None) -> str | None:
     """A snapshot value as people may see it."""
     return MASK if value is not None and value.startswith(DIGEST_PREFIX) else value
@@ -93,9 +104,12 @@ def store_snapshot(
     values: Mapping[str, str],
     table: str,
     dynamodb: Any,
+    types: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> None:
-    item = {"fingerprint": fingerprint, "recorded_at": iso(utc_now(now)), "values": dict(values)}
+    item: dict[str, object] = {"fingerprint": fingerprint, "recorded_at": iso(utc_now(now)), "values": dict(values)}
+    if types:
+        item["types"] = dict(types)
     try:
         dynamodb.put_item(
             TableName=table, Item={**item_key(deployment, SNAPSHOT_PREFIX + fingerprint), **to_item(item)}

@@ -29,6 +29,9 @@ NotificationEvent = Literal[
     "Drift Resolved",
     "Upgrade Rejected",
     "Upgrade Accepted",
+    "Rollback Started",
+    "Rollback Not Started",
+    "License Expiring",
 ]
 NOTIFICATION_EVENTS: tuple[str, ...] = get_args(NotificationEvent)
 EVENT_SOURCE = "wandb-deployer"

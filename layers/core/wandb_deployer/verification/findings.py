@@ -102,6 +102,12 @@ CATALOG: dict[str, FindingKind] = {
         "error", "serve a certificate from a trusted CA that covers the W&B host and is in its validity period (ACM)"
     ),
     "CERT_EXPIRING": FindingKind("warning", "renew the certificate (ACM renews DNS-validated certificates itself)"),
+    "LICENSE_EXPIRING": FindingKind(
+        "warning", "ask W&B for a new license and store it: wbd config push FILE --license-file NEW_LICENSE"
+    ),
+    "LICENSE_EXPIRED": FindingKind(
+        "warning", "W&B blocks its UI after a 3-day grace period: store a new license (wbd config push --license-file)"
+    ),
     "PLAIN_HTTP": FindingKind("info", "W&B has no certificate: set a domain and certificate to serve HTTPS"),
     "VERSION_MISMATCH": FindingKind(
         "error", "W&B runs another version than desired: wait for the rollout, or check the operator / release channel"
