@@ -13,13 +13,16 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.unit.faults import recorded_calls
+from tests.unit.runs.conftest import TABLE, create_deployments_table
 from tests.unit.verification.conftest import API_KEY, REGION
+from tests.unit.verification.test_license_expiry import at, token
 from wandb_deployer.aws_clients import client
 from wandb_deployer.deploy import health_step
 from wandb_deployer.deploy.health_step import check
 from wandb_deployer.errors import AwsRequestFailedError, TransientAwsError
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import HealthInput
+from wandb_deployer.verification.license_expiry import read_license_expiry
 from wbd.sandbox.wandb_standin import WandbStandIn
 
 pytestmark = pytest.mark.unit
@@ -96,16 +99,23 @@ def test_ssm_errors_are_sorted(
         check(request(standin), SETTINGS)
 
 
-def test_the_operator_generation_reads_only_the_api_key(ssm: Any, standin: WandbStandIn) -> None:
+def test_the_operator_generation_reads_the_api_key_and_the_license(ssm: Any, standin: WandbStandIn) -> None:
     calls = recorded_calls(client("ssm"))
     check(request(standin, generation="operator"), SETTINGS)
-    assert [params for _, params in calls] == [{"Name": f"{PREFIX}/deployer/api_key", "WithDecryption": True}]
+    assert [params for _, params in calls] == [
+        {"Name": f"{PREFIX}/deployer/api_key", "WithDecryption": True},
+        {"Name": f"{PREFIX}/infra/license", "WithDecryption": True},
+    ]
 
 
 def test_the_legacy_generation_also_reads_the_desired_version(ssm: Any, standin: WandbStandIn) -> None:
     calls = recorded_calls(client("ssm"))
     result = check(request(standin, generation="legacy", attempt=4), SETTINGS)
-    assert [params["Name"] for _, params in calls] == [f"{PREFIX}/deployer/api_key", f"{PREFIX}/app/wandb_version"]
+    assert [params["Name"] for _, params in calls] == [
+        f"{PREFIX}/deployer/api_key",
+        f"{PREFIX}/app/wandb_version",
+        f"{PREFIX}/app/license",
+    ]
     assert result.attempt == 5
 
 
@@ -117,12 +127,21 @@ def test_the_deadline_counts_whole_intervals(ssm: Any, standin: WandbStandIn, at
 
 
 def test_a_license_expiring_within_30_days_is_a_warning_with_its_days_left(ssm: Any, standin: WandbStandIn) -> None:
+    """The health check reads the license itself (a run's steps never decrypt it) and notes only its expiry date."""
     expires_on = (datetime.now(UTC) + timedelta(days=12)).date()
-    result = check(
-        request(standin, generation="operator").model_copy(update={"license_expires_on": expires_on.isoformat()}),
-        SETTINGS,
-    )
+    license_token = token({"sub": "unit-test", "exp": at(expires_on)})
+    ssm.put_parameter(Name=f"{PREFIX}/infra/license", Value=license_token, Type="SecureString")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    create_deployments_table(dynamodb)
+    settings = SETTINGS.model_copy(update={"deployments_table": TABLE})
+    result = check(request(standin, generation="operator"), settings)
     assert result.healthy and result.license_days_left == 12
     assert codes(result.findings) == ["LICENSE_EXPIRING", "PLAIN_HTTP", "VERSION_UNCHECKED"]
-    unknown = check(request(standin, generation="operator"), SETTINGS)
+    record = read_license_expiry(deployment="demo", table=TABLE, dynamodb=dynamodb)
+    assert record is not None and record.expires_on == expires_on.isoformat()
+    assert license_token not in result.model_dump_json() and license_token not in record.model_dump_json()
+    ssm.put_parameter(Name=f"{PREFIX}/infra/license", Value="a.b.c", Type="SecureString", Overwrite=True)
+    unknown = check(request(standin, generation="operator"), settings)
     assert unknown.license_days_left is None and "LICENSE_EXPIRING" not in codes(unknown.findings)
+    record = read_license_expiry(deployment="demo", table=TABLE, dynamodb=dynamodb)
+    assert record is not None and record.expires_on is None

@@ -70,11 +70,12 @@ def assess_health(
 
 def _license_expiry(request: HealthInput, settings: Settings, ssm: Any) -> date | None:
     """The license's `exp` (None: no license or no readable expiry), read here where verification runs: a run's steps
-    never decrypt the license. The first attempt of a run notes it for `wbd status` and the daily notification."""
+    never decrypt the license. The first attempt of a run notes it (a date or none) for `wbd status` and the daily
+    notification."""
     section = "app" if request.generation == "legacy" else "infra"
     token = _optional_parameter(parameter_name(settings.parameter_prefix, request.deployment, section, "license"), ssm)
     expires_on = license_expiry(token) if token else None
-    if request.attempt == 0:
+    if request.attempt == 0 and token is not None:
         record_license_expiry(
             deployment=request.deployment,
             expires_on=expires_on,
