@@ -98,6 +98,11 @@ KNOWN_SETTINGS = (
             ],
         ),
         (
+            "operator",
+            {"infra.qqq_zzz": True},
+            ["infra/qqq_zzz: unknown input of wandb/wandb/aws 8.0.0"],  # nothing close enough to suggest
+        ),
+        (
             "legacy",
             {"app.create_elasticache": True},
             [
