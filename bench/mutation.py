@@ -10,10 +10,12 @@ Each area runs on its own (`python -m bench.mutation runs plan` reruns two; the 
 results). `--modules` runs some of an area's modules (`python -m bench.mutation verification --modules
 verification/wiring.py`): the area's staging directory is kept, with its other modules' last results, and a module
 never run is reported under `files_not_run` instead of being scored; mutants a stopped run did not reach count as
-`not_checked`, outside the score. mutmut derives module names from file paths and only knows `src/` layouts, so an
-area runs in a staging directory (`build/mutation/<area>/`) where `src/wandb_deployer` points at
-`layers/core/wandb_deployer` and the folders the tests read point at the repository's; its mutants and results stay
-there.
+`not_checked`, outside the score. `--survivors --tests <files>` retests the survivors against some of the area's test
+files (quicker; what they kill is killed, what they miss stays a survivor).
+
+mutmut derives module names from file paths and only knows `src/` layouts, so an area runs in a staging directory
+(`build/mutation/<area>/`) where `src/wandb_deployer` points at `layers/core/wandb_deployer` and the folders the tests
+read point at the repository's; its mutants and results stay there.
 
 Surviving mutants that change nothing observable are listed, each with why, in `bench/mutation-equivalents.md`: an
 entry names the mutant and quotes the line as the mutant changes it (as `mutmut show` prints it). An entry whose mutant
@@ -103,15 +105,16 @@ def toml_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def mutmut_config(area: Area) -> str:
-    """The staging directory's pyproject.toml: the repository's pytest settings and mutmut's for the area."""
+def mutmut_config(area: Area, tests: tuple[str, ...] = ()) -> str:
+    """The staging directory's pyproject.toml: the repository's pytest settings and mutmut's for the area (`tests`:
+    some of the area's test files instead of its folders)."""
     pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     settings: dict[str, object] = {
         "source_paths": ["src/wandb_deployer"],
         "only_mutate": [f"src/wandb_deployer/{path}" for path in area.modules],
         "also_copy": list(TEST_INPUTS),
         "pytest_add_cli_args": ["-m", "unit", "-p", "no:cacheprovider"],
-        "pytest_add_cli_args_test_selection": [f"tests/unit/{folder}" for folder in area.tests],
+        "pytest_add_cli_args_test_selection": list(tests) or [f"tests/unit/{folder}" for folder in area.tests],
         "do_not_mutate_patterns": list(DO_NOT_MUTATE_PATTERNS),
         "use_git_change_detection": False,
     }
@@ -136,11 +139,19 @@ def stage(name: str, area: Area) -> Path:
 
 
 def run_area(
-    name: str, area: Area, max_children: int, *, survivors_only: bool = False, modules: tuple[str, ...] = ()
+    name: str,
+    area: Area,
+    max_children: int,
+    *,
+    survivors_only: bool = False,
+    modules: tuple[str, ...] = (),
+    tests: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run mutmut over the area; `survivors_only` retests only the last run's survivors against the current tests
     (tests recorded anew; a killed mutant stays killed as long as the code and the tests that killed it are kept);
-    `modules` (some of the area's) runs only their mutants and keeps the other modules' last results."""
+    `modules` (some of the area's) runs only their mutants and keeps the other modules' last results; `tests` (with
+    `survivors_only`) retests against some of the area's test files: a mutant they kill is killed, one they miss stays a
+    survivor (the area's other tests were already run against it)."""
     previous: dict[str, Any] = {}
     directory = STAGING / name
     if (survivors_only or modules) and (directory / "run.json").exists():
@@ -151,10 +162,12 @@ def run_area(
             for path, by_name in area_results(name, area).items()
             if not modules or path in modules
             for mutant, status in by_name.items()
-            if status not in _KILLED and status != NOT_CHECKED
+            if status not in _KILLED
+            and status != NOT_CHECKED
+            and not (tests and mutant in read_equivalents())  # a partial retest leaves the listed ones as they are
         )
         (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
-        (directory / "pyproject.toml").write_text(mutmut_config(area))
+        (directory / "pyproject.toml").write_text(mutmut_config(area, tests))
         if not mutants:
             print("   no survivors to retest")
             return previous
@@ -184,6 +197,7 @@ def run_area(
             "survivors_retested": previous.get("survivors_retested", 0) + len(mutants),
             "survivors_retest_seconds": round(previous.get("survivors_retest_seconds", 0) + run["wall_seconds"], 1),
             "survivors_retested_at": run["finished_at"],
+            **({"survivors_retested_with": list(tests)} if tests else {}),
         }
     elif modules:
         seconds = {**previous.get("module_seconds", {}), **dict.fromkeys(modules, run["wall_seconds"] / len(modules))}
@@ -273,7 +287,7 @@ def score_file(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("areas", nargs="*", metavar="AREA", help=f"areas to run: {', '.join(AREAS)} (default: all)")
     parser.add_argument("--report-only", action="store_true", help="report the last runs without running mutmut")
@@ -290,7 +304,25 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these modules of the area (paths in the package, e.g. verification/wiring.py); the area's other"
         " modules keep their last results",
     )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="with --survivors: retest against these test files of the area only (a survivor they miss stays one)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.tests and not args.survivors:
+        parser.error("--tests goes with --survivors")
+    folders = [f"tests/unit/{folder}/" for name in args.areas for folder in AREAS[name].tests if name in AREAS]
+    outside = [path for path in args.tests if not path.startswith(tuple(folders)) or not (ROOT / path).exists()]
+    if outside:
+        parser.error(f"not test files of the area(s): {', '.join(outside)}")
     unknown = sorted(set(args.areas) - set(AREAS))
     if unknown:
         parser.error(f"unknown area(s) {', '.join(unknown)}; the areas are {', '.join(AREAS)}")
@@ -307,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in [] if args.report_only else args.areas or list(AREAS):
         print(f"== {name}: {len(AREAS[name].modules)} modules against tests/unit/{{{','.join(AREAS[name].tests)}}}")
         runs[name] = run_area(
-            name, AREAS[name], args.max_children, survivors_only=args.survivors, modules=tuple(args.modules)
+            name,
+            AREAS[name],
+            args.max_children,
+            survivors_only=args.survivors,
+            modules=tuple(args.modules),
+            tests=tuple(args.tests),
         )
         print(f"   {runs[name]['wall_seconds']} s")
 
