@@ -376,14 +376,15 @@ def main(argv: list[str] | None = None) -> int:
 
     totals = Counter[str]()
     for item in files.values():
-        totals.update({key: item[key] for key in ("mutants", "killed", "survived", "no_tests", "equivalent")})
-    counted = totals["mutants"] - totals["equivalent"]
+        keys = ("mutants", "killed", "survived", "no_tests", "equivalent", "not_checked")
+        totals.update({key: item.get(key, 0) for key in keys})
+    counted = totals["mutants"] - totals["equivalent"] - totals["not_checked"]
     total_score = round(totals["killed"] / counted, 4) if counted else 1.0
     report = {
         "tool": f"mutmut {_version('mutmut')}",
         "target": TARGET,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "max_children": args.max_children},
-        "wall_seconds": round(sum(area["wall_seconds"] for area in areas.values()), 1),
+        "wall_seconds": round(sum(area.get("wall_seconds", 0) for area in areas.values()), 1),
         "areas_not_run": [name for name in AREAS if name not in areas],
         "files_not_run": files_not_run,
         "total": {**dict(totals), "score": total_score},
