@@ -10,8 +10,8 @@ Each area runs on its own (`python -m bench.mutation runs plan` reruns two; the 
 results). `--modules` runs some of an area's modules (`python -m bench.mutation verification --modules
 verification/wiring.py`): the area's staging directory is kept, with its other modules' last results, and a module
 never run is reported under `files_not_run` instead of being scored; mutants a stopped run did not reach count as
-`not_checked`, outside the score. `--survivors --tests <files>` retests the survivors against some of the area's test
-files (quicker; what they kill is killed, what they miss stays a survivor).
+`not_checked`, outside the score, until `--resume` tests them. `--survivors --tests <files>` retests the survivors
+against some of the area's test files (quicker; what they kill is killed, what they miss stays a survivor).
 
 mutmut derives module names from file paths and only knows `src/` layouts, so an area runs in a staging directory
 (`build/mutation/<area>/`) where `src/wandb_deployer` points at `layers/core/wandb_deployer` and the folders the tests
@@ -146,15 +146,17 @@ def run_area(
     survivors_only: bool = False,
     modules: tuple[str, ...] = (),
     tests: tuple[str, ...] = (),
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run mutmut over the area; `survivors_only` retests only the last run's survivors against the current tests
     (tests recorded anew; a killed mutant stays killed as long as the code and the tests that killed it are kept);
     `modules` (some of the area's) runs only their mutants and keeps the other modules' last results; `tests` (with
     `survivors_only`) retests against some of the area's test files: a mutant they kill is killed, one they miss stays a
-    survivor (the area's other tests were already run against it)."""
+    survivor (the area's other tests were already run against it); `resume` tests only the mutants the last run did not
+    reach (a stopped run), keeping every result it has."""
     previous: dict[str, Any] = {}
     directory = STAGING / name
-    if (survivors_only or modules) and (directory / "run.json").exists():
+    if (survivors_only or modules or resume) and (directory / "run.json").exists():
         previous = json.loads((directory / "run.json").read_text())
     if survivors_only:
         mutants = sorted(
@@ -171,6 +173,10 @@ def run_area(
         if not mutants:
             print("   no survivors to retest")
             return previous
+    elif resume:
+        (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
+        (directory / "pyproject.toml").write_text(mutmut_config(area))
+        mutants = []  # without names, mutmut tests only the mutants that have no result yet
     elif modules:
         if not directory.exists():
             stage(name, area)
@@ -198,6 +204,13 @@ def run_area(
             "survivors_retest_seconds": round(previous.get("survivors_retest_seconds", 0) + run["wall_seconds"], 1),
             "survivors_retested_at": run["finished_at"],
             **({"survivors_retested_with": list(tests)} if tests else {}),
+        }
+    elif resume:
+        run = {
+            **previous,
+            "wall_seconds": round(previous.get("wall_seconds", 0) + run["wall_seconds"], 1),
+            "finished_at": run["finished_at"],
+            "resumed": previous.get("resumed", 0) + 1,
         }
     elif modules:
         seconds = {**previous.get("module_seconds", {}), **dict.fromkeys(modules, run["wall_seconds"] / len(modules))}
@@ -305,6 +318,9 @@ def _parser() -> argparse.ArgumentParser:
         " modules keep their last results",
     )
     parser.add_argument(
+        "--resume", action="store_true", help="test only the mutants a stopped run of the areas did not reach"
+    )
+    parser.add_argument(
         "--tests",
         nargs="+",
         default=[],
@@ -345,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
             survivors_only=args.survivors,
             modules=tuple(args.modules),
             tests=tuple(args.tests),
+            resume=args.resume,
         )
-        print(f"   {runs[name]['wall_seconds']} s")
+        print(f"   {runs[name].get('wall_seconds', 0)} s")
 
     equivalents = read_equivalents()
     files: dict[str, dict[str, Any]] = {}
