@@ -7,9 +7,15 @@ tests of the module's area that execute the mutated function: a mutant some test
 passes on survived. The score of a file is killed / (mutants - equivalent ones); the target is TARGET for every file.
 
 Each area runs on its own (`python -m bench.mutation runs plan` reruns two; the report keeps the other areas' last
-results). mutmut derives module names from file paths and only knows `src/` layouts, so an area runs in a staging
-directory (`build/mutation/<area>/`) where `src/wandb_deployer` points at `layers/core/wandb_deployer` and the folders
-the tests read point at the repository's; its mutants and results stay there.
+results). `--modules` runs some of an area's modules (`python -m bench.mutation verification --modules
+verification/wiring.py`): the area's staging directory is kept, with its other modules' last results, and a module
+never run is reported under `files_not_run` instead of being scored; mutants a stopped run did not reach count as
+`not_checked`, outside the score, until `--resume` tests them. `--survivors --tests <files>` retests the survivors
+against some of the area's test files (quicker; what they kill is killed, what they miss stays a survivor).
+
+mutmut derives module names from file paths and only knows `src/` layouts, so an area runs in a staging directory
+(`build/mutation/<area>/`) where `src/wandb_deployer` points at `layers/core/wandb_deployer` and the folders the tests
+read point at the repository's; its mutants and results stay there.
 
 Surviving mutants that change nothing observable are listed, each with why, in `bench/mutation-equivalents.md`: an
 entry names the mutant and quotes the line as the mutant changes it (as `mutmut show` prints it). An entry whose mutant
@@ -87,6 +93,7 @@ DO_NOT_MUTATE_PATTERNS = (r"^\s*logger\.(debug|info|warning|error|exception)\(",
 
 _ENTRY = re.compile(r"^- `(?P<name>wandb_deployer\.\S+__mutmut_\d+)`: `(?P<line>.+)` — (?P<why>.+)$")
 _KILLED = {"killed", "timeout", "caught by type check"}
+NOT_CHECKED = "not checked"  # mutmut's status of a mutant it generated but did not run
 
 
 def module_name(path: str) -> str:
@@ -98,15 +105,16 @@ def toml_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def mutmut_config(area: Area) -> str:
-    """The staging directory's pyproject.toml: the repository's pytest settings and mutmut's for the area."""
+def mutmut_config(area: Area, tests: tuple[str, ...] = ()) -> str:
+    """The staging directory's pyproject.toml: the repository's pytest settings and mutmut's for the area (`tests`:
+    some of the area's test files instead of its folders)."""
     pytest_options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     settings: dict[str, object] = {
         "source_paths": ["src/wandb_deployer"],
         "only_mutate": [f"src/wandb_deployer/{path}" for path in area.modules],
         "also_copy": list(TEST_INPUTS),
         "pytest_add_cli_args": ["-m", "unit", "-p", "no:cacheprovider"],
-        "pytest_add_cli_args_test_selection": [f"tests/unit/{folder}" for folder in area.tests],
+        "pytest_add_cli_args_test_selection": list(tests) or [f"tests/unit/{folder}" for folder in area.tests],
         "do_not_mutate_patterns": list(DO_NOT_MUTATE_PATTERNS),
         "use_git_change_detection": False,
     }
@@ -130,21 +138,51 @@ def stage(name: str, area: Area) -> Path:
     return directory
 
 
-def run_area(name: str, area: Area, max_children: int, *, survivors_only: bool = False) -> dict[str, Any]:
+def run_area(
+    name: str,
+    area: Area,
+    max_children: int,
+    *,
+    survivors_only: bool = False,
+    modules: tuple[str, ...] = (),
+    tests: tuple[str, ...] = (),
+    resume: bool = False,
+) -> dict[str, Any]:
     """Run mutmut over the area; `survivors_only` retests only the last run's survivors against the current tests
-    (tests recorded anew; a killed mutant stays killed as long as the code and the tests that killed it are kept)."""
+    (tests recorded anew; a killed mutant stays killed as long as the code and the tests that killed it are kept);
+    `modules` (some of the area's) runs only their mutants and keeps the other modules' last results; `tests` (with
+    `survivors_only`) retests against some of the area's test files: a mutant they kill is killed, one they miss stays a
+    survivor (the area's other tests were already run against it); `resume` tests only the mutants the last run did not
+    reach (a stopped run), keeping every result it has."""
     previous: dict[str, Any] = {}
-    if survivors_only:
-        directory = STAGING / name
+    directory = STAGING / name
+    if (survivors_only or modules or resume) and (directory / "run.json").exists():
         previous = json.loads((directory / "run.json").read_text())
+    if survivors_only:
         mutants = sorted(
             mutant
-            for by_name in area_results(name, area).values()
+            for path, by_name in area_results(name, area).items()
+            if not modules or path in modules
             for mutant, status in by_name.items()
             if status not in _KILLED
+            and status != NOT_CHECKED
+            and not (tests and mutant in read_equivalents())  # a partial retest leaves the listed ones as they are
         )
         (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
+        (directory / "pyproject.toml").write_text(mutmut_config(area, tests))
+        if not mutants:
+            print("   no survivors to retest")
+            return previous
+    elif resume:
+        (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
         (directory / "pyproject.toml").write_text(mutmut_config(area))
+        mutants = []  # without names, mutmut tests only the mutants that have no result yet
+    elif modules:
+        if not directory.exists():
+            stage(name, area)
+        (directory / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # record the tests anew
+        (directory / "pyproject.toml").write_text(mutmut_config(area))
+        mutants = [f"{module_name(path)}.x*" for path in modules]  # x_function, xǁClassǁmethod
     else:
         directory = stage(name, area)
         mutants = []
@@ -162,9 +200,25 @@ def run_area(name: str, area: Area, max_children: int, *, survivors_only: bool =
     if survivors_only:
         run = {
             **previous,
-            "survivors_retested": len(mutants),
-            "survivors_retest_seconds": run["wall_seconds"],
+            "survivors_retested": previous.get("survivors_retested", 0) + len(mutants),
+            "survivors_retest_seconds": round(previous.get("survivors_retest_seconds", 0) + run["wall_seconds"], 1),
             "survivors_retested_at": run["finished_at"],
+            **({"survivors_retested_with": list(tests)} if tests else {}),
+        }
+    elif resume:
+        run = {
+            **previous,
+            "wall_seconds": round(previous.get("wall_seconds", 0) + run["wall_seconds"], 1),
+            "finished_at": run["finished_at"],
+            "resumed": previous.get("resumed", 0) + 1,
+        }
+    elif modules:
+        seconds = {**previous.get("module_seconds", {}), **dict.fromkeys(modules, run["wall_seconds"] / len(modules))}
+        run = {
+            **previous,
+            "wall_seconds": round(previous.get("wall_seconds", 0) + run["wall_seconds"], 1),
+            "finished_at": run["finished_at"],
+            "module_seconds": {path: round(value, 1) for path, value in seconds.items()},
         }
     (directory / "run.json").write_text(json.dumps(run))
     return run
@@ -218,7 +272,7 @@ def score_file(
     path: str, by_name: dict[str, str], diffs: dict[str, str], equivalents: dict[str, tuple[str, str]]
 ) -> dict[str, Any]:
     counts = Counter("killed" if status in _KILLED else status for status in by_name.values())
-    survivors = sorted(mutant for mutant, status in by_name.items() if status not in _KILLED)
+    survivors = sorted(mutant for mutant, status in by_name.items() if status not in _KILLED | {NOT_CHECKED})
     equivalent = {
         mutant
         for mutant in survivors
@@ -227,13 +281,14 @@ def score_file(
         and equivalents[mutant][0] in changed_lines(diffs.get(mutant, ""))
     }
     listed = sorted(mutant for mutant in equivalents if mutant.rsplit(".", 1)[0] == module_name(path))
-    counted = len(by_name) - len(equivalent)
+    counted = len(by_name) - len(equivalent) - counts[NOT_CHECKED]
     return {
         "mutants": len(by_name),
         "killed": counts["killed"],
         "survived": counts["survived"],
         "no_tests": counts["no tests"],
-        "other": {k: v for k, v in counts.items() if k not in {"killed", "survived", "no tests"}},
+        "not_checked": counts[NOT_CHECKED],  # a run stopped before it reached them: the score is over the others
+        "other": {k: v for k, v in counts.items() if k not in {"killed", "survived", "no tests", NOT_CHECKED}},
         "equivalent": len(equivalent),
         "score": round(counts["killed"] / counted, 4) if counted else 1.0,
         "survivors": [
@@ -245,7 +300,7 @@ def score_file(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("areas", nargs="*", metavar="AREA", help=f"areas to run: {', '.join(AREAS)} (default: all)")
     parser.add_argument("--report-only", action="store_true", help="report the last runs without running mutmut")
@@ -254,19 +309,65 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors", action="store_true", help="retest only the survivors of the areas' last runs (tests added since)"
     )
+    parser.add_argument(
+        "--modules",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="run only these modules of the area (paths in the package, e.g. verification/wiring.py); the area's other"
+        " modules keep their last results",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="test only the mutants a stopped run of the areas did not reach"
+    )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="with --survivors: retest against these test files of the area only (a survivor they miss stays one)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.tests and not args.survivors:
+        parser.error("--tests goes with --survivors")
+    folders = [f"tests/unit/{folder}/" for name in args.areas for folder in AREAS[name].tests if name in AREAS]
+    outside = [path for path in args.tests if not path.startswith(tuple(folders)) or not (ROOT / path).exists()]
+    if outside:
+        parser.error(f"not test files of the area(s): {', '.join(outside)}")
     unknown = sorted(set(args.areas) - set(AREAS))
     if unknown:
         parser.error(f"unknown area(s) {', '.join(unknown)}; the areas are {', '.join(AREAS)}")
+    if args.modules and len(args.areas) != 1:
+        parser.error("--modules needs exactly one area")
+    foreign = sorted(set(args.modules) - set(AREAS[args.areas[0]].modules)) if args.modules else []
+    if foreign:
+        parser.error(
+            f"not modules of {args.areas[0]}: {', '.join(foreign)}; its modules are "
+            f"{', '.join(AREAS[args.areas[0]].modules)}"
+        )
 
     runs: dict[str, Any] = {}
     for name in [] if args.report_only else args.areas or list(AREAS):
         print(f"== {name}: {len(AREAS[name].modules)} modules against tests/unit/{{{','.join(AREAS[name].tests)}}}")
-        runs[name] = run_area(name, AREAS[name], args.max_children, survivors_only=args.survivors)
-        print(f"   {runs[name]['wall_seconds']} s")
+        runs[name] = run_area(
+            name,
+            AREAS[name],
+            args.max_children,
+            survivors_only=args.survivors,
+            modules=tuple(args.modules),
+            tests=tuple(args.tests),
+            resume=args.resume,
+        )
+        print(f"   {runs[name].get('wall_seconds', 0)} s")
 
     equivalents = read_equivalents()
     files: dict[str, dict[str, Any]] = {}
+    files_not_run: list[str] = []
     areas: dict[str, Any] = {}
     all_diffs: dict[str, str] = {}
     for name, area in AREAS.items():
@@ -280,22 +381,29 @@ def main(argv: list[str] | None = None) -> int:
             **json.loads(run_file.read_text()),
         }
         statuses = area_results(name, area)
-        survivors = {mutant for by in statuses.values() for mutant, status in by.items() if status not in _KILLED}
+        survivors = {
+            mutant for by in statuses.values() for mutant, status in by.items() if status not in _KILLED | {NOT_CHECKED}
+        }
         all_diffs.update(mutant_diffs(name, sorted(survivors)) if survivors else {})
         for path, by_name in statuses.items():
+            if by_name and all(status == NOT_CHECKED for status in by_name.values()):
+                files_not_run.append(path)  # a `--modules` run of the area did not include it
+                continue
             files[path] = score_file(path, by_name, all_diffs, equivalents)
 
     totals = Counter[str]()
     for item in files.values():
-        totals.update({key: item[key] for key in ("mutants", "killed", "survived", "no_tests", "equivalent")})
-    counted = totals["mutants"] - totals["equivalent"]
+        keys = ("mutants", "killed", "survived", "no_tests", "equivalent", "not_checked")
+        totals.update({key: item.get(key, 0) for key in keys})
+    counted = totals["mutants"] - totals["equivalent"] - totals["not_checked"]
     total_score = round(totals["killed"] / counted, 4) if counted else 1.0
     report = {
         "tool": f"mutmut {_version('mutmut')}",
         "target": TARGET,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "max_children": args.max_children},
-        "wall_seconds": round(sum(area["wall_seconds"] for area in areas.values()), 1),
+        "wall_seconds": round(sum(area.get("wall_seconds", 0) for area in areas.values()), 1),
         "areas_not_run": [name for name in AREAS if name not in areas],
+        "files_not_run": files_not_run,
         "total": {**dict(totals), "score": total_score},
         "areas": areas,
         "files": files,
@@ -306,8 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     below = [path for path, item in files.items() if item["score"] < TARGET]
     for path, item in files.items():
         print(
-            f"{path:28} {item['score']:7.1%}  killed {item['killed']:4} of {item['mutants'] - item['equivalent']:<4}"
+            f"{path:28} {item['score']:7.1%}  killed {item['killed']:4} of"
+            f" {item['mutants'] - item['equivalent'] - item['not_checked']:<4}"
             f" (+{item['equivalent']} equivalent)  stale {len(item['stale_equivalents'])}"
+            + (f"  not checked {item['not_checked']}" if item["not_checked"] else "")
             + ("  < target" if path in below else "")
         )
         for survivor in item["survivors"] if args.show else []:

@@ -74,6 +74,12 @@ def test_cidr_lists_report_each_bad_entry_and_ignore_non_strings() -> None:
             "not starting or ending with a hyphen",
         ),
         ("localhost", 2, "'localhost' is not a domain name (expected at least 2 labels, for example example.com)"),
+        (
+            "wandb.example.X",  # only the final dot is dropped: the last label stays and is checked
+            2,
+            "'wandb.example.X' is not a valid DNS name: label 'X' must be 1-63 lowercase letters, digits or "
+            "hyphens, not starting or ending with a hyphen",
+        ),
     ],
 )
 def test_dns_name_problem(name: str, labels: int, problem: str | None) -> None:

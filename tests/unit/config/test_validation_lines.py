@@ -9,6 +9,7 @@ import pytest
 
 from tests.unit.config.samples import API_KEY, LICENSE, legacy_sections, operator_sections
 from tests.unit.config.test_validation_rules import DELETE, changed, problems_of
+from wandb_deployer.config import validation
 from wandb_deployer.config.validation import validate_config
 from wandb_deployer.errors import InvalidConfigError
 
@@ -98,6 +99,19 @@ KNOWN_SETTINGS = (
         ),
         (
             "operator",
+            {"infra.qqq_zzz": True},
+            ["infra/qqq_zzz: unknown input of wandb/wandb/aws 8.0.0"],  # nothing close enough to suggest
+        ),
+        (
+            "legacy",
+            {"app.create_elasticache": True},
+            [
+                "app/create_elasticache: not an input of wandb/wandb/kubernetes 1.14.1: an input of wandb/wandb/aws "
+                "only (infra/create_elasticache: an input of wandb/wandb/aws in every release)"
+            ],
+        ),
+        (
+            "operator",
             {"infra.wandb_version": "0.51.2"},
             [
                 "infra/wandb_version: not an input of wandb/wandb/aws 8.0.0: an input of wandb/wandb/kubernetes only "
@@ -150,6 +164,12 @@ def test_a_secret_that_reached_a_problem_line_is_masked() -> None:
     text = "\n".join(caught.value.problems)
     assert LICENSE not in text and "infra/namespace: '********' must be lowercase" in text
     assert all("\n" not in line for line in caught.value.problems)
+
+
+def test_a_secret_of_exactly_four_characters_is_masked() -> None:
+    problems = problems_of(changed(operator_sections(), {"infra.size": "abcd"}), license="abcd", require_license=False)
+    assert problems[0] == "infra/size: '********' is not one of small, medium, large, xlarge, xxlarge"
+    assert not any("abcd" in line for line in problems)
 
 
 def test_short_values_are_not_masked_as_secrets() -> None:
@@ -207,3 +227,36 @@ def test_ssm_strings_are_coerced_to_the_variable_types() -> None:
     assert config.infra["public_access"] is True and config.infra["kms_key_deletion_window"] == 10
     assert config.infra["kubernetes_legacy_cluster_creator_admin"] is False
     assert config.infra["allowed_inbound_cidr"] == ["203.0.113.0/24", "198.51.100.0/24"]
+
+
+# --- what a problem line quotes from the module's variables: a default, a description ---------------------------------
+# No release's variable has a default or a required one's description right at these limits, so the limits are checked
+# on the helpers that apply them.
+
+
+@pytest.mark.parametrize(
+    ("default", "shown"),
+    [
+        ("x" * 38, '"' + "x" * 38 + '"'),  # 40 characters of JSON: shown whole
+        ("x" * 39, '"' + "x" * 36 + "..."),  # 41: cut to 37 and marked
+        (None, "null"),
+    ],
+)
+def test_a_default_is_quoted_up_to_40_characters(default: Any, shown: str) -> None:
+    assert validation._default(default) == shown
+
+
+@pytest.mark.parametrize(
+    ("description", "note"),
+    [
+        ("String used for prefix resources.", " (String used for prefix resources)"),
+        ("Chart version, for example 2.X.", " (Chart version, for example 2.X)"),  # only the final dot goes
+        ("  " + "d" * 100 + "  ", " (" + "d" * 100 + ")"),  # 100 characters once stripped
+        ("d" * 101, ""),
+        ("first line\nsecond line", ""),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_a_description_is_appended_only_when_short_and_on_one_line(description: str, note: str) -> None:
+    assert validation._short(description) == note

@@ -66,6 +66,10 @@ def test_operator_names_and_keys_are_case_insensitive_and_set_prefixes_are_read_
     assert evaluate({"stringequals": {"AWS:SourceArn": BUCKET_ARN}}).verdict is PolicyVerdict.ALLOWED
     assert evaluate({"ForAnyValue:StringLike": {"aws:SourceArn": "*happy*"}}).verdict is PolicyVerdict.ALLOWED
     assert evaluate({"ForAllValues:StringEquals": {"aws:SourceArn": OTHER_ARN}}).verdict is PolicyVerdict.WRONG_SOURCE
+    # Each prefix is read through whatever its case: the operator after it decides.
+    assert evaluate({"ForAllValues:StringEquals": {"aws:SourceArn": BUCKET_ARN}}).verdict is PolicyVerdict.ALLOWED
+    assert evaluate({"forallvalues:ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}}).verdict is PolicyVerdict.ALLOWED
+    assert evaluate({"FORANYVALUE:StringEquals": {"aws:SourceArn": OTHER_ARN}}).verdict is PolicyVerdict.WRONG_SOURCE
 
 
 def test_several_values_of_one_key_are_ored_and_nored_when_negated() -> None:
@@ -132,6 +136,14 @@ def test_a_null_check_alone_does_not_scope_the_allow() -> None:
     assert scoped == PolicyEvaluation(PolicyVerdict.ALLOWED, unscoped=False)
 
 
+@pytest.mark.parametrize("key", ["aws:SourceAccount", "aws:SourceOwner"])
+def test_a_null_check_on_an_account_key_does_not_scope_the_allow_either(key: str) -> None:
+    # The bucket owner is known and present: "Null": "false" holds, and says nothing about which bucket sends.
+    assert evaluate({"Null": {key: "false"}}) == PolicyEvaluation(PolicyVerdict.ALLOWED, unscoped=True)
+    assert evaluate({"NULL": {key: "false"}}) == PolicyEvaluation(PolicyVerdict.ALLOWED, unscoped=True)
+    assert evaluate({"Null": {key: "true"}}) == PolicyEvaluation(PolicyVerdict.WRONG_ACCOUNT)
+
+
 def test_an_unknown_operator_on_a_source_key_is_undecided_and_never_allows() -> None:
     assert evaluate({"NumericEquals": {"aws:SourceArn": "1"}}).verdict is PolicyVerdict.WRONG_SOURCE
 
@@ -149,6 +161,14 @@ def test_conditions_on_other_keys_are_decided_when_the_key_is_known_missing_or_u
     )
 
 
+@pytest.mark.parametrize("operator", ["StringNotEquals", "StringNotLike", "ArnNotEquals", "StringEqualsIfExists"])
+def test_a_negated_or_if_exists_condition_on_a_key_outside_the_delivery_context_is_undecided(operator: str) -> None:
+    # Whether S3's request carries aws:SourceIp is not known: a condition on it that would hold when it is missing
+    # (negated, IfExists) is not assumed to hold, so the Allow does not count, as for the plain operators above.
+    condition = {"ArnEquals": {"aws:SourceArn": BUCKET_ARN}, operator: {"aws:SourceIp": "192.0.2.0/24"}}
+    assert evaluate(condition) == PolicyEvaluation(PolicyVerdict.MISSING)
+
+
 # --- statements ------------------------------------------------------------------------------------------------------
 
 
@@ -161,6 +181,35 @@ def test_not_principal_excludes_s3_or_everyone() -> None:
     assert verdict({"Service": "s3.amazonaws.com"}) is PolicyVerdict.MISSING
     assert verdict({"AWS": "*"}) is PolicyVerdict.MISSING
     assert verdict("*") is PolicyVerdict.MISSING
+
+
+@pytest.mark.parametrize("principal", ["S3.AMAZONAWS.COM", "s3.Amazonaws.com", ["sns.amazonaws.com", "s3.*"]])
+def test_not_principal_names_s3_whatever_the_case_as_principal_does(principal: Any) -> None:
+    # NotPrincipal reads service names as Principal does (case-insensitive, with wildcards): naming S3 excludes it.
+    statement = allow(Principal=None, NotPrincipal={"Service": principal})
+    assert evaluate_delivery([statement], REQUEST) == PolicyEvaluation(PolicyVerdict.MISSING)
+    assert evaluate_delivery([allow(Principal={"Service": principal})], REQUEST).verdict is PolicyVerdict.ALLOWED
+
+
+@pytest.mark.parametrize("principal", [None, "arn:aws:iam::123456789012:root", ["*"], {"AWS": ACCOUNT}])
+def test_a_principal_that_is_not_everyone_or_a_service_is_not_s3(principal: Any) -> None:
+    # No Principal at all, an account ARN as a bare string, a list: none of them lets S3 (a service) send.
+    assert evaluate_delivery([allow(Principal=principal)], REQUEST) == PolicyEvaluation(PolicyVerdict.MISSING)
+
+
+@pytest.mark.parametrize(
+    ("not_action", "verdict"),
+    [
+        ("sqs:SendMessage", PolicyVerdict.MISSING),
+        ("SQS:SENDMESSAGE", PolicyVerdict.MISSING),  # action names are case-insensitive (IAM: "Action")
+        (["sqs:ReceiveMessage", "sqs:Send*"], PolicyVerdict.MISSING),
+        ("sqs:ReceiveMessage", PolicyVerdict.ALLOWED),
+        (["sqs:ReceiveMessage", "sqs:DeleteMessage"], PolicyVerdict.ALLOWED),
+    ],
+)
+def test_an_allow_by_not_action_covers_send_unless_it_names_it(not_action: Any, verdict: PolicyVerdict) -> None:
+    statement = allow(Action=None, NotAction=not_action)
+    assert evaluate_delivery([statement], REQUEST).verdict is verdict
 
 
 def test_not_resource_excludes_the_queue() -> None:

@@ -292,7 +292,7 @@ def test_a_read_that_fails_is_an_error_not_a_finding(
 ) -> None:
     failed = fail_call(wiring.s3 if service == "s3" else wiring.sqs, operation, code, status=status)
 
-    with pytest.raises(error, match=label):
+    with pytest.raises(error, match=f"^{label}: AWS answered {code};"):  # the read named exactly, first
         verify(wiring)
 
     assert len(failed) == 1
@@ -303,5 +303,5 @@ def test_a_public_access_read_that_fails_is_an_error(wiring: Wiring, operation: 
     wiring.s3.delete_public_access_block(Bucket=NAME)
     fail_call(wiring.s3, operation, "AccessDenied", status=403)
 
-    with pytest.raises(AwsRequestFailedError, match=f"s3:{operation}"):
+    with pytest.raises(AwsRequestFailedError, match=f"^s3:{operation}: AWS answered AccessDenied;"):
         verify(wiring)

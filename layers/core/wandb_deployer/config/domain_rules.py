@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 
 IPV4_CIDR_LISTS = frozenset(
     {
@@ -52,13 +53,10 @@ def cidr_problem(text: str, version: int) -> str | None:
     return None
 
 
-def _cidr_list(version: int) -> Callable[[object], list[str]]:
-    def rule(value: object) -> list[str]:
-        items = value if isinstance(value, list) else []
-        found = [cidr_problem(item, version) for item in items if isinstance(item, str)]
-        return [problem for problem in found if problem]
-
-    return rule
+def _cidr_list(version: int, value: object) -> list[str]:
+    items = value if isinstance(value, list) else []
+    found = [cidr_problem(item, version) for item in items if isinstance(item, str)]
+    return [problem for problem in found if problem]
 
 
 def _single_cidr(value: object) -> list[str]:
@@ -117,13 +115,10 @@ def _namespace(value: object) -> list[str]:
     return problems
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[object], list[str]]:
-    def rule(value: object) -> list[str]:
-        if isinstance(value, str) and value not in choices:
-            return [f"{value!r} is not one of {', '.join(choices)}"]
-        return []
-
-    return rule
+def _one_of(choices: tuple[str, ...], value: object) -> list[str]:
+    if isinstance(value, str) and value not in choices:
+        return [f"{value!r} is not one of {', '.join(choices)}"]
+    return []
 
 
 def _eks_cluster_version(value: object) -> list[str]:
@@ -132,16 +127,18 @@ def _eks_cluster_version(value: object) -> list[str]:
     return []
 
 
+# Rules that take a parameter are bound with `partial`, not built as closures: the rule's own code then runs at each
+# check (and mutation testing, which swaps a function's code at call time, reaches it).
 VALUE_RULES: Mapping[str, Callable[[object], list[str]]] = {
-    **{name: _cidr_list(4) for name in IPV4_CIDR_LISTS},
-    **{name: _cidr_list(6) for name in IPV6_CIDR_LISTS},
+    **{name: partial(_cidr_list, 4) for name in IPV4_CIDR_LISTS},
+    **{name: partial(_cidr_list, 6) for name in IPV6_CIDR_LISTS},
     **{name: _single_cidr for name in IPV4_CIDRS},
     "domain_name": _domain_name,
     "subdomain": _subdomain,
     "zone_id": _zone_id,
     "namespace": _namespace,
-    "size": _one_of(SIZES),
-    "bucket_permissions_mode": _one_of(BUCKET_PERMISSIONS_MODES),
+    "size": partial(_one_of, SIZES),
+    "bucket_permissions_mode": partial(_one_of, BUCKET_PERMISSIONS_MODES),
     "eks_cluster_version": _eks_cluster_version,
 }
 
