@@ -132,3 +132,47 @@ def test_abort_stops_the_runbook_and_prints_the_rollback_to_the_recorded_version
 def test_runbook_without_one_says_so(runner: CliRunner, on_v7: Deployer) -> None:
     result = runner.invoke(app, ["runbook", "demo"])
     assert result.exit_code == 1 and "demo has no runbook" in result.stderr
+
+
+def test_upgrade_plan_prints_the_6_to_7_bucket_runbook(runner: CliRunner, deployer: Deployer) -> None:
+    """README.md v7.0.0, "6.x -> 7.x": `create_bucket` is removed and a plan that destroys the bucket is refused."""
+    ssm = deployer.ssm
+    ssm.put_parameter(Name=f"{PREFIX}/demo/deployer/module_version", Value="6.1.0", Type="String", Overwrite=True)
+    ssm.put_parameter(Name=f"{PREFIX}/demo/infra/create_bucket", Value="true", Type="String", Overwrite=True)
+    ssm.delete_parameter(Name=f"{PREFIX}/demo/infra/kubernetes_legacy_cluster_creator_admin")
+    before = parameters(deployer)
+    result = runner.invoke(app, ["upgrade", "demo", "--module-version", "7.0.0", "--plan"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for line in (
+        "runbook v6-to-v7 for demo: 6.1.0 -> 7.0.0 (README.md (wandb/terraform-aws-wandb v7.0.0), 6.x -> 7.x)",
+        "1. module: module 6.1.0 -> 7.0.0: the file-storage bucket moves, kept",
+        "infra/create_bucket: deleted (removed from the module)",
+        "deployer/module_version = 7.0.0",
+        "plan rule must-not-destroy: module.file_storage[0].*, module.file_storage.aws_s3_bucket.file_storage",
+    ):
+        assert line in text, line
+    assert parameters(deployer) == before
+    assert read_runbook(deployment="demo", table=TABLE, dynamodb=deployer.dynamodb) is None
+
+
+def test_upgrade_plan_prints_the_4_to_5_node_count_runbook(runner: CliRunner, deployer: Deployer) -> None:
+    """README.md v5.0.0, "Upgrading from 4.x -> 5.x": the node count becomes min/max nodes per AZ."""
+    ssm = deployer.ssm
+    ssm.put_parameter(Name=f"{PREFIX}/demo/deployer/module_version", Value="4.24.0", Type="String", Overwrite=True)
+    for name in ("kubernetes_legacy_cluster_creator_admin", "size"):
+        ssm.delete_parameter(Name=f"{PREFIX}/demo/infra/{name}")
+    ssm.put_parameter(Name=f"{PREFIX}/demo/infra/kubernetes_node_count", Value="3", Type="String")
+    before = parameters(deployer)
+    result = runner.invoke(app, ["upgrade", "demo", "--module-version", "5.0.0", "--plan"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    for line in (
+        "runbook v4-to-v5 for demo: 4.24.0 -> 5.0.0",
+        "infra/kubernetes_min_nodes_per_az = 2",
+        "infra/kubernetes_max_nodes_per_az = 2",
+        "infra/kubernetes_node_count: deleted (removed from the module)",
+        "3 node(s) over 2 private subnet(s): 2 per AZ",
+    ):
+        assert line in text, line
+    assert parameters(deployer) == before

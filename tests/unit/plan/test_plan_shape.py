@@ -185,3 +185,41 @@ def test_patterns_take_brackets_and_quotes_literally() -> None:
     assert not rule.matches('module.m.yx.this["a"]', "t")  # a path suffix starts after a dot
     typed = PlanRule(kind="must-not-destroy", types=("kubernetes_*",), diagnosis="d", source="s")
     assert typed.matches("a.b", "kubernetes_secret") and not typed.matches("a.b", "aws_kubernetes_secret")
+
+
+# --- 6.x -> 7.x: README.md v7.0.0 "6.x -> 7.x"; main.tf v6.1.0 (`module "file_storage"` with
+# `count = var.create_bucket ? 1 : 0`) and v7.0.0 (no count; `moved { from = module.file_storage[0]
+# to = module.file_storage }`) ---------------------------------------------------------------------------------------
+FS_V6, FS_V7 = CALL + "module.file_storage[0].", CALL + "module.file_storage."
+
+
+def test_the_moved_bucket_of_a_7x_plan_passes() -> None:
+    # With the moved block the bucket appears at its new address with no change (or an in-place update).
+    moved = [
+        change(FS_V7 + "aws_s3_bucket.file_storage", ["no-op"]),
+        change(FS_V7 + "aws_s3_bucket_cors_configuration.file_storage", UPDATE),
+        change(FS_V7 + "aws_sqs_queue.file_storage[0]", ["no-op"]),
+    ]
+    assert checked(moved, data.V7_BUCKET_RULES) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "actions"),
+    [
+        (FS_V6 + "aws_s3_bucket.file_storage", DELETE),  # no move: the 6.x instance is destroyed...
+        (FS_V6 + "aws_sqs_queue.file_storage[0]", DELETE),
+        (FS_V7 + "aws_s3_bucket.file_storage", REPLACE),  # ...or the bucket is recreated under its new address
+        (FS_V7 + "aws_s3_bucket.file_storage", DELETE),  # an older module planned against 7.x state
+    ],
+)
+def test_a_plan_that_destroys_the_file_storage_bucket_is_refused(address: str, actions: list[str]) -> None:
+    plan = with_change([change(FS_V7 + "aws_s3_bucket.file_storage", CREATE)], address, actions)
+    [violation] = checked(plan, data.V7_BUCKET_RULES)
+    assert violation.address == address and violation.kind == "must-not-destroy"
+    assert "may result in terraform deleting your bucket" in violation.diagnosis
+    assert violation.source.startswith(data.V7_NOTES)
+
+
+def test_a_created_default_bucket_is_allowed_for_create_bucket_false() -> None:
+    # README.md v7.0.0: v7 is "always creating a "defaultBucket"": with create_bucket = false at 6.x it is created.
+    assert checked([change(FS_V7 + "aws_s3_bucket.file_storage", CREATE)], data.V7_BUCKET_RULES) == []

@@ -266,3 +266,53 @@ def test_any_upgrade_is_refused_while_a_runbook_runs(aws: dict[str, Any]) -> Non
     assert raised.value.reasons == [
         "runbook v7-to-v8 is running (step 1/3 module): wait for it to finish, or abort it (wbd runbook prod --abort)"
     ]
+
+
+# --- the smaller majors (README.md v5.0.0 "Upgrading from 4.x -> 5.x", v7.0.0 "6.x -> 7.x") -----------------------
+
+
+def test_a_4_to_5_runbook_writes_the_per_az_counts_and_deletes_the_inputs_5_0_0_lacks(aws: dict[str, Any]) -> None:
+    ssm = aws["ssm"]
+    for name, value in (("kubernetes_node_count", "4"), ("enable_dummy_dns", "true"), ("namespace", "wandb")):
+        ssm.put_parameter(Name=f"{PREFIX}/prod/infra/{name}", Value=value, Type="String")
+    current = DeploymentConfig(
+        deployment="prod",
+        deployer=DeployerSettings(generation="operator", module_version="4.24.0", terraform_version="1.10.5"),
+        infra={"namespace": "wandb", "kubernetes_node_count": 4, "enable_dummy_dns": True},
+    )
+    runbook = runbook_for(UpgradeRequest(deployment="prod", module_version="5.0.0"), current)
+    assert runbook is not None
+
+    state = start(aws, runbook)
+
+    assert parameters(ssm) == {
+        "infra/namespace": ("String", "wandb"),
+        "infra/kubernetes_instance_types": ("String", '["m5.large"]'),
+        "infra/elasticache_node_type": ("String", "cache.t2.medium"),
+        "infra/database_instance_class": ("String", "db.r5.large"),
+        "infra/kubernetes_min_nodes_per_az": ("String", "2"),
+        "infra/kubernetes_max_nodes_per_az": ("String", "2"),
+        "deployer/module_version": ("String", "5.0.0"),
+    }
+    assert state.status == "running" and len(state.steps) == 1
+
+
+def test_a_6_to_7_plan_that_destroys_the_bucket_stops_the_runbook(aws: dict[str, Any]) -> None:
+    current = DeploymentConfig(
+        deployment="prod",
+        deployer=DeployerSettings(generation="operator", module_version="6.1.0", terraform_version="1.10.5"),
+        infra={"namespace": "wandb"},
+    )
+    runbook = runbook_for(UpgradeRequest(deployment="prod", module_version="7.0.0"), current)
+    assert runbook is not None
+    start(aws, runbook)
+    bucket = "module.wandb_infra.module.file_storage[0].aws_s3_bucket.file_storage"
+    store_plan(aws["s3"], [resource_change(bucket, "aws_s3_bucket", ["delete"])])
+
+    with pytest.raises(RunbookRuleViolationError) as raised:
+        plan_step(later())
+
+    assert "may result in terraform deleting your bucket" in str(raised.value)
+    state = read_runbook(deployment="prod", table=TABLE, dynamodb=aws["dynamodb"])
+    assert state is not None and state.status == "stopped"
+    assert state.steps[0].violations[0].startswith(bucket + " would be destroyed (must-not-destroy)")

@@ -2,11 +2,14 @@
 
 - versions are semantic (`MAJOR.MINOR.PATCH`; EKS `MAJOR.MINOR`);
 - no downgrade unless `force`, and never across a module major (state written by a newer major is not readable by an
-  older one; applying a module older than 7.x to 7.x state may delete the bucket) nor of EKS;
+  older one; applying a module older than 7.x to 7.x state may delete the bucket: README.md v7.0.0, "6.x -> 7.x":
+  "After moving to a `v7` applying an earlier version of the module may result in terraform deleting your bucket.")
+  nor of EKS;
 - EKS moves one minor version at a time;
 - the module moves one major at a time; 2.x/3.x -> 4.x+ is the legacy -> operator migration, a procedure of its own;
 - 7.x -> 8.x needs `kubernetes_legacy_cluster_creator_admin = true` (written with the upgrade);
-- module 6.x and later need Terraform >= 1.9;
+- module 6.x and later need Terraform >= 1.9 (README.md v6.0.0, Pre-requisites: "Terrafom version >= 1.9";
+  CHANGELOG.md 6.0.0: "Bump helm-wandb vers to v2.0.0, requires TF > 1.9");
 - `wandb_version` belongs to the legacy generation only (the operator takes the version from W&B's release channel).
 Every violated guard is reported at once in UpgradeRejectedError.
 """

@@ -4,7 +4,11 @@ Sources (wandb/terraform-aws-wandb):
 - `docs/v8-upgrade-guide.md` at v8.0.0 ("Upgrade runbook", steps 3, 6 and 11; "Expected plan output", stages 1, 2
   and 4; "Verification checklist"; "Duplicate OIDC provider"); addresses from `modules/app_eks/moved.tf` and
   `modules/app_eks/aws_auth_legacy.tf` at v8.0.0, relative to the aws module's call;
-- `docs/operator-migration/readme.md` (tags v4.12.0 to v8.0.0), "Post-Operator Setup": the documented plan.
+- `docs/operator-migration/readme.md` (tags v4.12.0 to v8.0.0), "Post-Operator Setup": the documented plan;
+- the smaller majors' notes in `README.md`, "Migrations": "Upgrading from 4.x -> 5.x" (v5.0.0, and the same text
+  at v8.0.0) and "6.x -> 7.x" (v7.0.0); the addresses from `main.tf` at v6.1.0 (`module "file_storage"` with
+  `count = var.create_bucket ? 1 : 0`) and v7.0.0 (no count, and `moved { from = module.file_storage[0]
+  to = module.file_storage }`).
 """
 
 from __future__ import annotations
@@ -185,5 +189,53 @@ OPERATOR_MIGRATION_RULES: tuple[PlanRule, ...] = (
             "plan a DNS cutover)."
         ),
         source=f"{OPERATOR_GUIDE}, Post-Operator Setup",
+    ),
+)
+
+
+# --- 4.x -> 5.x: README.md at v5.0.0, "Upgrading from 4.x -> 5.x" ---------------------------------------------------
+V5_NOTES = "README.md (wandb/terraform-aws-wandb v5.0.0), Upgrading from 4.x -> 5.x"
+NODE_COUNT = "kubernetes_node_count"
+MIN_NODES_PER_AZ = "kubernetes_min_nodes_per_az"
+MAX_NODES_PER_AZ = "kubernetes_max_nodes_per_az"
+# "> :warning: Please remove the `enable_dummy_dns` and `enable_operator_alb` variables as they are no longer valid
+# flags." (README.md v5.0.0); neither is an input of 5.0.0's variables.tf.
+V5_REMOVED_FLAGS = ("enable_dummy_dns", "enable_operator_alb")
+# "Previously, unless the `size` variable was set explicitly, there were default values for the following variables:
+# `kubernetes_instance_types`, `kubernetes_node_count`, `elasticache_node_type`, `database_instance_class`. The
+# `size` variable is now defaulted to `small`, and the following values to can be used to partially override the
+# values set by the `size` variable" (README.md v5.0.0): the three below keep their names, the node count does not.
+V5_SIZE_OVERRIDES = ("kubernetes_instance_types", "elasticache_node_type", "database_instance_class")
+V5_NODE_COUNT_NOTE = (
+    "4.x runs `kubernetes_node_count` nodes in one node group across the private subnets (`desired_capacity = "
+    "try(local.deployment_size[var.size].node_count, var.kubernetes_node_count)`, main.tf v4.24.0); 5.0.0 runs one "
+    "node group per private subnet sized by `kubernetes_min_nodes_per_az` / `kubernetes_max_nodes_per_az` "
+    '(modules/app_eks/main.tf v5.0.0). "If having the cluster scale nodes in and out is not desired, the '
+    "`kubernetes_min_nodes_per_az` and `kubernetes_max_nodes_per_az` can be set to the same value to prevent the "
+    'cluster from scaling." (README.md v5.0.0)'
+)
+
+# --- 6.x -> 7.x: README.md at v7.0.0, "6.x -> 7.x"; main.tf at v6.1.0 and v7.0.0 ------------------------------------
+V7_NOTES = "README.md (wandb/terraform-aws-wandb v7.0.0), 6.x -> 7.x"
+CREATE_BUCKET = "create_bucket"  # "removed the `create_bucket` var due to the above." (README.md v7.0.0)
+FILE_STORAGE_V6 = "module.file_storage[0].*"  # main.tf v6.1.0: `count = var.create_bucket ? 1 : 0`
+FILE_STORAGE_BUCKET = "module.file_storage.aws_s3_bucket.file_storage"  # main.tf v7.0.0, modules/file_storage
+_V7_QUOTE = (
+    "\"`v7` changes how the module references storage from using terraform's `count` to always creating a "
+    '"defaultBucket" [...] We are considering this a major change because of the terraform `moved` block which '
+    "migrates the resource. After moving to a `v7` applying an earlier version of the module may result in terraform "
+    'deleting your bucket."'
+)
+V7_BUCKET_RULES: tuple[PlanRule, ...] = (
+    PlanRule(
+        kind="must-not-destroy",
+        addresses=(FILE_STORAGE_V6, FILE_STORAGE_BUCKET),
+        diagnosis=(
+            "The file-storage bucket holds W&B's files and must not be destroyed. 7.0.0's main.tf moves it "
+            "(`moved { from = module.file_storage[0] to = module.file_storage }`): a 7.x plan shows it under "
+            "`module.file_storage` with no destroy, and nothing under `module.file_storage[0]`. A destroy means the "
+            "move did not happen (or an older module is planned against 7.x state). " + _V7_QUOTE
+        ),
+        source=f"{V7_NOTES}; main.tf v7.0.0 (moved block)",
     ),
 )

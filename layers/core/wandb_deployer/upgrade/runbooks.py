@@ -10,6 +10,12 @@ satisfy (`plan/shape.py`). The transitions (`runbook_data.py` holds the guides' 
 - **legacy -> operator** (`docs/operator-migration/readme.md`): one apply of the operator module with
   `enable_dummy_dns` and `enable_operator_alb`, `size` and the license on the aws module, the app module's inputs
   (`wandb_version` among them) gone; then EKS, when the request moves it.
+- **4.x -> 5.x** (README.md v5.0.0, "Upgrading from 4.x -> 5.x"): one run of the module (and EKS, as an ordinary
+  upgrade) that drops the inputs 5.0.0 no longer has (`kubernetes_node_count`, `enable_dummy_dns`,
+  `enable_operator_alb`) and, where `size` was not set, keeps what 4.x ran: the node count as equal min/max nodes per
+  AZ and the 4.x defaults of the values `size` now sets.
+- **6.x -> 7.x** (README.md v7.0.0, "6.x -> 7.x"): one run of the module that drops `create_bucket`, refused if its
+  plan destroys the file-storage bucket (7.0.0 moves it with a `moved` block).
 
 Every variable a step sets must be an input of the module release the step applies (checked here against the module
 contract; the request is rejected otherwise), so a runbook never asks Terraform for an argument it would refuse.
@@ -17,6 +23,8 @@ contract; the request is rejected otherwise), so a runbook never asks Terraform 
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,7 +42,7 @@ from wandb_deployer.upgrade.guards import (
     parse_version,
 )
 
-Transition = Literal["v7-to-v8", "legacy-to-operator"]
+Transition = Literal["v4-to-v5", "v6-to-v7", "v7-to-v8", "legacy-to-operator"]
 PreflightKind = Literal["ec2-vcpu-quota", "subnet-free-ips"]
 PRESERVE_AWS_AUTH = "preserve_aws_auth_configmap"
 DUMMY_DNS = "enable_dummy_dns"
@@ -51,11 +59,14 @@ class ParameterChange(BaseModel):
     name: str
     value: str | None = None
     move_from: str | None = None
+    removed: bool = False  # deleted because the step's release no longer has the input (not a reset to its default)
 
     def describe(self) -> str:
         if self.move_from:
             return f"{self.name} <- {self.move_from} (moved, SecureString)"
-        return f"{self.name} = {self.value}" if self.value is not None else f"{self.name}: deleted (module default)"
+        if self.value is not None:
+            return f"{self.name} = {self.value}"
+        return f"{self.name}: deleted (" + ("removed from the module)" if self.removed else "module default)")
 
 
 class PreflightCheck(BaseModel):
@@ -116,9 +127,12 @@ def crosses_transition(request: UpgradeRequest, current: DeploymentConfig) -> Tr
     wanted, now = parse_version(request.module_version)[0], parse_version(current.deployer.module_version)[0]
     if current.deployer.generation == "legacy" and wanted >= FIRST_OPERATOR_MAJOR:
         return "legacy-to-operator"
-    if current.deployer.generation == "operator" and now == 7 and wanted == 8:
-        return "v7-to-v8"
-    return None
+    if current.deployer.generation != "operator":
+        return None
+    return _OPERATOR_MAJORS.get((now, wanted))
+
+
+_OPERATOR_MAJORS: dict[tuple[int, int], Transition] = {(4, 5): "v4-to-v5", (6, 7): "v6-to-v7", (7, 8): "v7-to-v8"}
 
 
 def runbook_for(request: UpgradeRequest, current: DeploymentConfig) -> Runbook | None:
@@ -130,6 +144,8 @@ def runbook_for(request: UpgradeRequest, current: DeploymentConfig) -> Runbook |
         return _v7_to_v8(request, current)
     if transition == "legacy-to-operator":
         return _legacy_to_operator(request, current)
+    if transition in ("v4-to-v5", "v6-to-v7"):
+        return _smaller_major(request, current, transition)
     return None
 
 
@@ -276,6 +292,153 @@ def _legacy_to_operator(request: UpgradeRequest, current: DeploymentConfig) -> R
     return runbook
 
 
+def _smaller_major(request: UpgradeRequest, current: DeploymentConfig, transition: Transition) -> Runbook:
+    """4.x -> 5.x or 6.x -> 7.x: one run (the module, and EKS with it as in any upgrade) with the README's notes
+    turned into the step's changes and plan rules."""
+    plan = evaluate_upgrade(request, current)  # every guard of an ordinary upgrade (EKS step, Terraform >= 1.9, ...)
+    target = request.module_version or ""
+    reasons: list[str] = []
+    release = _release(target, reasons)
+    before = _release(current.deployer.module_version, reasons)
+    if release is None or before is None:
+        raise UpgradeRejectedError(current.deployment, reasons)
+    notes = list(plan.notes)
+    rules: tuple[PlanRule, ...] = ()
+    if transition == "v4-to-v5":
+        removed, settings, step_notes = _v5_changes(current, before, reasons)
+        guide = data.V5_NOTES
+        title = f"module {current.deployer.module_version} -> {target}: node counts per AZ, removed flags"
+    else:
+        removed = (data.CREATE_BUCKET,) if data.CREATE_BUCKET in current.infra else ()
+        settings, step_notes = [], [_v7_bucket_note(current)]
+        guide, rules = data.V7_NOTES, data.V7_BUCKET_RULES
+        title = f"module {current.deployer.module_version} -> {target}: the file-storage bucket moves, kept"
+    reasons += [
+        f"infra/{key}: not an input of {AWS_MODULE} {target}; remove it before upgrading"
+        for key in sorted(current.infra)
+        if key not in release and key not in removed
+    ]
+    if reasons:
+        raise UpgradeRejectedError(current.deployment, reasons)
+    changes = [ParameterChange(name=w.name, value=w.value) for w in plan.writes if w.name != "deployer/module_version"]
+    changes += settings
+    changes += [ParameterChange(name=f"infra/{name}", removed=True) for name in removed]
+    changes.append(ParameterChange(name="deployer/module_version", value=target))
+    step = RunbookStep(
+        name="module",
+        title=title,
+        module_version=target,
+        changes=tuple(changes),
+        rules=rules,
+        note=" ".join(step_notes),
+    )
+    runbook = Runbook(
+        transition=transition,
+        guide=guide,
+        deployment=current.deployment,
+        from_module_version=current.deployer.module_version,
+        to_module_version=target,
+        steps=(step,),
+        notes=tuple(notes),
+        **_where(current),
+    )
+    _check_contract(runbook)
+    return runbook
+
+
+def _v5_changes(
+    current: DeploymentConfig, before: ReleaseInterface, reasons: list[str]
+) -> tuple[tuple[str, ...], list[ParameterChange], list[str]]:
+    """4.x -> 5.x (README.md v5.0.0): the inputs to remove, the values that keep what 4.x ran, and the notes."""
+    removed = tuple(name for name in (data.NODE_COUNT, *data.V5_REMOVED_FLAGS) if name in current.infra)
+    if current.infra.get("size") not in (None, ""):
+        # 4.x: `try(local.deployment_size[var.size].node_count, var.kubernetes_node_count)` (main.tf v4.24.0)
+        return (
+            removed,
+            [],
+            [
+                f"size is set: 4.x took the node count from it, 5.x takes {data.MIN_NODES_PER_AZ} and "
+                f"{data.MAX_NODES_PER_AZ} from it (deployment-size.tf v5.0.0); the cluster now scales between them."
+            ],
+        )
+    settings = [
+        ParameterChange(name=f"infra/{name}", value=_ssm_text(variable.default))
+        for name in data.V5_SIZE_OVERRIDES
+        if name not in current.infra and (variable := before.get(name)) is not None and variable.default is not None
+    ]
+    count = _number(current.infra.get(data.NODE_COUNT))
+    if count is None and (variable := before.get(data.NODE_COUNT)) is not None:
+        count = _number(variable.default)
+    if count is None:
+        return removed, settings, [f"{before.version} has no {data.NODE_COUNT}: 5.x sizes the nodes from size=small."]
+    subnets = _private_subnets(current, before)
+    if subnets is None:
+        reasons.append(
+            f"infra/{data.NODE_COUNT}: cannot be converted to {data.MIN_NODES_PER_AZ}/{data.MAX_NODES_PER_AZ}: the "
+            "number of private subnets (one 5.x node group each) is not known; set infra/size instead first"
+        )
+        return removed, settings, []
+    per_az = math.ceil(count / subnets)
+    pair = (data.MIN_NODES_PER_AZ, data.MAX_NODES_PER_AZ)
+    settings += [ParameterChange(name=f"infra/{name}", value=str(per_az)) for name in pair]
+    return (
+        removed,
+        settings,
+        [
+            f"size is not set: 5.x would default it to small; the 4.x values are kept ({count} node(s) over {subnets} "
+            f"private subnet(s): {per_az} per AZ, min = max, no scaling). " + data.V5_NODE_COUNT_NOTE
+        ],
+    )
+
+
+def _private_subnets(current: DeploymentConfig, before: ReleaseInterface) -> int | None:
+    """How many private subnets the node groups use: the VPC's (`network_private_subnet_cidrs`) or the given ones."""
+
+    def value(name: str) -> object:
+        variable = before.get(name)
+        return current.infra.get(name, variable.default if variable is not None else None)
+
+    create_vpc = value("create_vpc")
+    created = create_vpc is True or str(create_vpc).lower() == "true"
+    subnets = value("network_private_subnet_cidrs" if created else "network_private_subnets")
+    if isinstance(subnets, str):
+        try:
+            subnets = json.loads(subnets)
+        except json.JSONDecodeError:
+            return None
+    return len(subnets) if isinstance(subnets, list) and subnets else None
+
+
+def _number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _ssm_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def _v7_bucket_note(current: DeploymentConfig) -> str:
+    create_bucket = current.infra.get(data.CREATE_BUCKET)
+    if create_bucket is False or str(create_bucket).lower() == "false":
+        return (
+            "create_bucket was false: 7.x always creates the module's default bucket (README.md v7.0.0: \"always "
+            'creating a "defaultBucket" which can be overidden"); this plan creates it.'
+        )
+    return (
+        "7.0.0 moves the bucket from module.file_storage[0] to module.file_storage (moved block, main.tf v7.0.0): "
+        "the plan must not destroy it. After this run no module older than 7.x may be applied (it would delete the "
+        "bucket); the deployer refuses that downgrade."
+    )
+
+
 def _where(current: DeploymentConfig) -> dict[str, str]:
     return {"region": current.deployer.region, "cluster_name": str(current.infra.get("namespace") or "")}
 
@@ -293,16 +456,31 @@ def step_variables(step: RunbookStep) -> list[str]:
     return [change.name.split("/", 1)[1] for change in step.changes if change.name.startswith("infra/")]
 
 
+def step_removals(step: RunbookStep) -> list[str]:
+    """The inputs a step deletes that its release no longer has (a 4.x -> 5.x step drops `kubernetes_node_count`)."""
+    release = contract_for(AWS_MODULE).release(step.module_version)
+    return [
+        change.name.split("/", 1)[1]
+        for change in step.changes
+        if change.name.startswith("infra/")
+        and change.value is None
+        and change.move_from is None
+        and change.name.split("/", 1)[1] not in release
+    ]
+
+
 def _check_contract(runbook: Runbook) -> None:
-    """Every infra input a step sets exists at the release the step applies."""
+    """Every infra input a step sets (or resets to its default) exists at the release the step applies; a delete of
+    an input that release no longer has is a removal (it asks Terraform for nothing)."""
     contract = contract_for(AWS_MODULE)
     reasons = []
     for step in runbook.steps:
         release = contract.release(step.module_version)
+        removed = step_removals(step)
         reasons += [
             f"runbook step {step.name}: infra/{name} is not an input of {AWS_MODULE} {step.module_version}"
             for name in step_variables(step)
-            if name not in release
+            if name not in release and name not in removed
         ]
     if reasons:
         raise UpgradeRejectedError(runbook.deployment, reasons)
