@@ -50,6 +50,11 @@ class SandboxDriver:
     queue_reader: WandbQueueReader | None = None  # W&B consuming its queue where the deployment wires it
     seen: set[str] = field(default_factory=set)
 
+    def _client(self, service: str) -> Any:
+        """A client of the emulator, created while no handler changes os.environ (see Sandbox.stable_environment)."""
+        with self.sandbox.stable_environment():
+            return client(service)
+
     # -- desired state -------------------------------------------------------------------------------------------
     def push(
         self,
@@ -69,7 +74,7 @@ class SandboxDriver:
                     "deployer": config.deployer.model_copy(update=deployer or {}),
                 }
             )
-        ssm = client("ssm")
+        ssm = self._client("ssm")
         desired = config_to_parameters(config, prefix=PREFIX)
         current = read_parameters(config.deployment, prefix=PREFIX, ssm=ssm, decrypt=True)
         diff = diff_parameters(desired, current)
@@ -80,7 +85,7 @@ class SandboxDriver:
             by="sandbox-operator",
             versions=versions,
             table=self.table,
-            dynamodb=client("dynamodb"),
+            dynamodb=self._client("dynamodb"),
         )
         description = describe_change("push", "sandbox-operator")
         write_parameters(diff, desired, ssm=ssm, description=description)
@@ -88,14 +93,14 @@ class SandboxDriver:
 
     def put(self, deployment: str, key: str, value: str, type_: str = "String") -> None:
         """`aws ssm put-parameter --overwrite --name /wandb-deployer/<deployment>/<key> --value <value>`."""
-        client("ssm").put_parameter(Name=f"{PREFIX}/{deployment}/{key}", Value=value, Type=type_, Overwrite=True)
+        self._client("ssm").put_parameter(Name=f"{PREFIX}/{deployment}/{key}", Value=value, Type=type_, Overwrite=True)
 
     # -- runs ----------------------------------------------------------------------------------------------------
     def executions(self, machine: str = DEPLOY_MACHINE) -> list[dict[str, Any]]:
         return self.sandbox.executions(machine)
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
-        return dict(client("stepfunctions").describe_execution(executionArn=execution_arn))
+        return dict(self._client("stepfunctions").describe_execution(executionArn=execution_arn))
 
     def wait_for_new_execution(self, machine: str = DEPLOY_MACHINE, timeout: float = 60.0) -> str:
         """The oldest execution of `machine` not seen before (one the events started, not the caller)."""
@@ -144,11 +149,11 @@ class SandboxDriver:
             deployment=deployment,
             plan_sha256=plan_sha256,
             approve=approve,
-            who=caller_identity(client("sts")),
+            who=caller_identity(self._client("sts")),
             reason=reason or ("approved" if approve else "rejected"),
-            sfn=client("stepfunctions"),
+            sfn=self._client("stepfunctions"),
             table=self.table,
-            dynamodb=client("dynamodb"),
+            dynamodb=self._client("dynamodb"),
         )
 
     # -- what the deployer recorded -------------------------------------------------------------------------------
@@ -161,14 +166,14 @@ class SandboxDriver:
         return str(self.sandbox.physical("ArtifactsBucket"))
 
     def runs(self, deployment: str) -> list[RunRecord]:
-        return list_runs(deployment=deployment, table=self.table, dynamodb=client("dynamodb"), limit=100)
+        return list_runs(deployment=deployment, table=self.table, dynamodb=self._client("dynamodb"), limit=100)
 
     def status(self, deployment: str) -> DeploymentStatus:
-        return deployment_status(deployment=deployment, table=self.table, dynamodb=client("dynamodb"))
+        return deployment_status(deployment=deployment, table=self.table, dynamodb=self._client("dynamodb"))
 
     def artifacts(self) -> dict[str, bytes]:
         """Every object in the artifacts bucket (key -> bytes), for secret scans."""
-        s3 = client("s3")
+        s3 = self._client("s3")
         objects: dict[str, bytes] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.artifacts_bucket):
             for item in page.get("Contents", []):

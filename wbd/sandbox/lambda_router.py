@@ -88,7 +88,9 @@ class LambdaRouter:
         self._stdout: FunctionLogRouter | None = None
         self.invocations: list[dict[str, Any]] = []
         self._modules: dict[str, ModuleType] = {}
-        self._environment_lock = threading.Lock()
+        # Held while a handler runs with its environment applied to os.environ, and by whoever else in this process
+        # reads os.environ whole (boto3 builds a client from it): keys come and go while a handler runs.
+        self.environment_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     def install(self, patches: ExitStack) -> None:
@@ -178,7 +180,7 @@ class LambdaRouter:
         log_path = self.log_dir / f"{spec.logical_id}.log"
         # As Lambda does: the handler's AWS calls are made with a session of the function's execution role.
         identity = self.identities.role_session(spec.role_arn, session_name=spec.name) if spec.role_arn else None
-        with self._environment_lock, _environment(runtime_environment), self._capture(log_path), acting_as(identity):
+        with self.environment_lock, _environment(runtime_environment), self._capture(log_path), acting_as(identity):
             _clear_layer_caches()
             try:
                 handler = self._handler(spec)

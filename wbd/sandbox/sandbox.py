@@ -17,8 +17,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -287,9 +287,20 @@ class Sandbox:
                 raise ExecutionWaitTimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
             time.sleep(0.05)
 
+    @contextmanager
+    def stable_environment(self) -> Iterator[None]:
+        """Hold while reading os.environ whole (creating a boto3 client) outside a handler: a handler running in
+        another thread adds and removes its variables, and a read that meets a removed key fails with KeyError."""
+        if self._router is None:
+            yield
+            return
+        with self._router.environment_lock:
+            yield
+
     def executions(self, state_machine_logical_id: str) -> list[dict[str, Any]]:
         """ListExecutions of a template state machine, all pages, newest first."""
-        sfn = emulator_client("stepfunctions")
+        with self.stable_environment():
+            sfn = emulator_client("stepfunctions")
         found: list[dict[str, Any]] = []
         for page in sfn.get_paginator("list_executions").paginate(
             stateMachineArn=self.state_machine_arn(state_machine_logical_id)
