@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.unit.handlers.conftest import push
-from tests.unit.rollback.conftest import TABLE, Runs, put, ssm_value
+from tests.unit.rollback.conftest import SECOND_LICENSE, TABLE, Runs, put, ssm_value
 from wandb_deployer.deploy import record_step
 from wandb_deployer.deploy.finish_step import finish
 from wandb_deployer.runs.history import RunRecord, find_runs
@@ -144,3 +144,27 @@ def test_the_failure_notification_offers_the_exact_command(runs: Runs, monkeypat
     assert sent[0]["detail"]["rollback_command"] == "wbd rollback demo --to demo-push-run1"
     assert sent[0]["detail"]["on_unhealthy"] == "notify"
     assert _record(arn).details["rollback"]["command"] == "wbd rollback demo --to demo-push-run1"
+
+
+def test_an_automatic_rollback_never_reads_a_secret_and_leaves_a_changed_one_to_the_operator(runs: Runs) -> None:
+    """The finish function may not read the license (issue 10): when the failed change moved a secret, the rollback
+    does not start; the record and notification name the `wbd rollback` command, which runs with the operator's own
+    credentials. Nothing is written."""
+    push(OPERATOR)
+    put("demo/deployer/on_unhealthy", "rollback")
+    runs.run("succeeded")
+    put("demo/infra/size", "medium")
+    put("demo/infra/license", SECOND_LICENSE, "SecureString")  # version 2
+    arn, loaded = runs.run("failed")
+
+    _finish(arn, loaded)
+
+    rollback = _record(arn).details["rollback"]
+    assert rollback["started"] is False and rollback["automatic"] is True
+    assert rollback["why"] == (
+        "infra/license changed since run demo-push-run1 (it applied version 1, SSM holds version 2): an automatic "
+        "rollback never reads a secret; run `wbd rollback demo --to demo-push-run1`"
+    )
+    assert ssm_value("demo/infra/size")["Value"] == "medium"
+    assert ssm_value("demo/infra/license")["Version"] == 2
+    assert SECOND_LICENSE not in repr(rollback)

@@ -68,6 +68,7 @@ def _attempt(request: FinishRunInput, settings: Settings, clients: dict[str, Any
         table=table,
         dynamodb=dynamodb,
         who=AUTOMATIC_BY,
+        read_secrets=False,
     )
     outcome: dict[str, object] = {
         "automatic": True,

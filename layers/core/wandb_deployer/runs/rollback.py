@@ -11,6 +11,8 @@ the target with what SSM holds now (what the failed run may have applied): a rol
 sets deployer/allow_downgrade once, as `wbd config push --force` does), never EKS or a module major; those are
 refused with the guards' reasons and nothing is written. A secret is rewritten only when its version changed since
 the target run: the value of the recorded version is read from SSM's parameter history and written as a new version.
+The automatic rollback (deployer/on_unhealthy) never reads a secret: when one changed since the target run it does not
+start, and names the `wbd rollback` command that does it with the operator's own credentials.
 """
 
 from __future__ import annotations
@@ -172,10 +174,19 @@ def _config_or_none(
 
 
 def plan_rollback(
-    target: RunRecord, *, prefix: str, ssm: Any, table: str, dynamodb: Any, who: str, now: datetime | None = None
+    target: RunRecord,
+    *,
+    prefix: str,
+    ssm: Any,
+    table: str,
+    dynamodb: Any,
+    who: str,
+    now: datetime | None = None,
+    read_secrets: bool = True,
 ) -> RollbackPlan:
     """What rolling back to `target` writes; RollbackRefusedError when the guards refuse it (nothing is written),
-    RollbackUnavailableError when its config cannot be rebuilt."""
+    RollbackUnavailableError when its config cannot be rebuilt, or (`read_secrets` False: the automatic rollback,
+    whose role may not read them) when a secret changed since the target run."""
     deployment, name = target.deployment, target.execution_name
     recorded = run_config(target)
     if recorded is None:
@@ -201,6 +212,12 @@ def plan_rollback(
         if held is not None and held.type == "SecureString" and held.version == reference.version:
             kept.add(parameter_name)  # the same version: left as it is
             continue
+        if not read_secrets:
+            now_held = f"version {held.version}" if held is not None else "deleted"
+            raise RollbackUnavailableError(
+                f"{key} changed since run {name} (it applied version {reference.version}, SSM holds {now_held}): "
+                f"an automatic rollback never reads a secret; run `{rollback_command(deployment, name)}`"
+            )
         desired[parameter_name] = DesiredParameter(type="SecureString", value=_secret_value(reference, ssm))
     target_config = config_from_parameters(
         deployment,
