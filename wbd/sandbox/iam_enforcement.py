@@ -41,7 +41,9 @@ What the sandbox adds (`install`), so that the deployer's policies are judged as
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -265,6 +267,18 @@ def _principal(request: IAMRequestBase) -> str:
         return "unknown"
 
 
+@functools.cache
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters, `?` one character, everything else literal (moto turns only `*`
+    into `.*` and leaves `.` and the other regex characters active, and compiles the pattern on every request)."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def wildcard_match(pattern: str, value: str) -> re.Match[str] | None:
+    """Whether an Action/Resource pattern of a policy matches `value`, as IAM matches it."""
+    return _wildcard(pattern).fullmatch(value)
+
+
 def install(patches: ExitStack, ledger: Ledger) -> None:
     """Switch moto's authorization on for every request from now on, with the additions above."""
     patches.enter_context(patch.object(moto_settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0))
@@ -316,6 +330,7 @@ def install(patches: ExitStack, ledger: Ledger) -> None:
     patches.enter_context(patch.object(IAMRequestBase, "_create_aws_request", create_aws_request))
     patches.enter_context(patch.object(IAMRequestBase, "check_action_permitted", check_action_permitted))
     patches.enter_context(patch.object(IAMPolicyStatement, "_check_element_matches", check_element_matches))
+    patches.enter_context(patch.object(IAMPolicyStatement, "_match", staticmethod(wildcard_match)))
 
 
 def _lower(value: Any) -> Any:

@@ -134,3 +134,33 @@ def test_cloudwatch_is_judged_under_iams_prefix_and_s3_subresources_by_their_own
     allowed = {(d.action, d.allowed) for d in enforced.snapshot()}
     assert {("cloudwatch:GetMetricData", True), ("s3:GetEncryptionConfiguration", True)} <= allowed
     assert ("s3:ListBucket", False) in allowed
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("arn:aws:s3:::b/runs/*/plan.json", "arn:aws:s3:::b/runs/x/y/plan.json", True),
+        ("arn:aws:s3:::b/runs/*/plan.json", "arn:aws:s3:::b/runs/x/planXjson", False),  # `.` is a dot in IAM
+        ("arn:aws:s3:::b/lock?", "arn:aws:s3:::b/lock1", True),
+        ("arn:aws:s3:::b/lock?", "arn:aws:s3:::b/lock12", False),
+        ("arn:aws:ssm:*:1:parameter/p/(x)+", "arn:aws:ssm:us-east-1:1:parameter/p/(x)+", True),
+        ("arn:aws:ssm:*:1:parameter/p/(x)+", "arn:aws:ssm:us-east-1:1:parameter/p/xx", False),
+        ("arn:aws:ssm:*:1:parameter/p/a", "arn:aws:ssm:us-east-1:1:parameter/p/ab", False),  # the whole value
+    ],
+)
+def test_policy_patterns_match_as_iam_matches_them(pattern: str, value: str, matches: bool) -> None:
+    assert (iam_enforcement.wildcard_match(pattern, value) is not None) is matches
+
+
+def test_a_dot_in_a_granted_resource_is_literal_under_enforcement(enforced: Ledger) -> None:
+    admin = boto3.client("s3", region_name="us-east-1")
+    admin.create_bucket(Bucket="bucket-b")
+    for key in ("plan.json", "planXjson"):
+        admin.put_object(Bucket="bucket-b", Key=key, Body=b"{}")
+    grant = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket-b/plan.json"}
+    credentials = user_with(boto3.client("iam", region_name="us-east-1"), [grant])
+    with ExitStack() as patches:
+        enforce(enforced, patches)
+        s3 = boto3.client("s3", region_name="us-east-1", **credentials)
+        s3.get_object(Bucket="bucket-b", Key="plan.json")
+        assert denied(s3.get_object, Bucket="bucket-b", Key="planXjson")
