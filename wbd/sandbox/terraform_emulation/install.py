@@ -8,9 +8,15 @@ from pathlib import Path
 
 _SCRIPT = """#!{python}
 # Terraform emulation of the wandb-deployer sandbox: NOT Terraform (see wbd/sandbox/terraform_emulation).
+import os
 import sys
 
-from wbd.sandbox.terraform_emulation.cli import main
+# Terraform is a Go binary: the build's PYTHONPATH (the buildspec's freshly installed wheels) is not its business.
+# The emulation runs on the sandbox's own packages, as Terraform would run on its own code.
+_build = {{os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}}
+sys.path[:] = [p for p in sys.path if not p or os.path.abspath(p) not in _build]
+
+from wbd.sandbox.terraform_emulation.cli import main  # noqa: E402
 
 sys.exit(main(sys.argv[1:]))
 """
