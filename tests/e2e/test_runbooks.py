@@ -138,6 +138,19 @@ def test_legacy_to_operator_migration_runs_with_the_guides_transition_variables(
     deployer.wait_until_idle()
     assert deployer.runs(deployment)[0].outcome == "succeeded"
 
+    # Unstaged, the request is rejected (the deployer's functions may not read the license), nothing written ...
+    inbox = NotificationInbox.subscribe(deployer.sandbox)
+    request_upgrade(deployer, deployment=deployment, module_version="4.7.2")
+    (rejected,) = inbox.wait_for("Upgrade Rejected", count=1)
+    assert any(
+        reason.startswith("infra/license: the migration moves the license") for reason in rejected["detail"]["reasons"]
+    )
+    assert parameter(deployment, "deployer/generation") == "legacy"
+    # ... staged as `wbd upgrade` does it (the operator's credentials), it runs.
+    ssm = client("ssm")
+    value = ssm.get_parameter(Name=f"{PREFIX}/{deployment}/app/license", WithDecryption=True)["Parameter"]["Value"]
+    ssm.put_parameter(Name=f"{PREFIX}/{deployment}/infra/license", Value=value, Type="SecureString")
+    deployer.wait_until_idle()
     request_upgrade(deployer, deployment=deployment, module_version="4.7.2")
     migration_run = approve_step(deployer, deployment)  # a runbook step (and a migration) always waits for a human
     deployer.wait_until_idle()
@@ -160,6 +173,6 @@ def test_legacy_to_operator_migration_runs_with_the_guides_transition_variables(
         "deployer/app_module_version": None,
     }  # fmt: skip
     license_parameter = client("ssm").get_parameters(Names=[f"{PREFIX}/{deployment}/infra/license"])["Parameters"]
-    assert license_parameter[0]["Type"] == "SecureString"
+    assert (license_parameter[0]["Type"], license_parameter[0]["Version"]) == ("SecureString", 1)  # never rewritten
     run = {r.execution_arn: r for r in deployer.runs(deployment)}[migration_run]
     assert run.outcome == "succeeded"

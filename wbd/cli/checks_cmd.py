@@ -34,7 +34,7 @@ from wbd.cli.command import Outcome, command, out
 from wbd.cli.deployments import require_deployment
 from wbd.cli.errors import CliError, ExitCode
 from wbd.cli.run_views import change_phrase
-from wbd.cli.runbook_cmd import plan_upgrade
+from wbd.cli.runbook_cmd import plan_upgrade, stage_license
 
 DeploymentArgument = Annotated[str, typer.Argument(help="Deployment name.", show_default=False)]
 RESOURCE_DRIFT_FIX = (
@@ -311,6 +311,9 @@ def upgrade(
     require_deployment(deployment)
     if plan:
         return plan_upgrade(deployment, {key: value for key, value in targets.items() if value}, force=force)
+    staged = stage_license(deployment, {key: value for key, value in targets.items() if value}, force=force)
+    if staged:
+        out.print(staged)
     request_id = uuid.uuid4().hex
     detail: dict[str, object] = {
         "deployment": deployment,

@@ -7,15 +7,16 @@ import shlex
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from wandb_deployer.config.parameters import load_deployment_config
-from wandb_deployer.errors import UpgradeRejectedError
+from wandb_deployer.errors import InvalidConfigError, UpgradeRejectedError
 from wandb_deployer.upgrade.guards import UpgradeRequest, evaluate_upgrade
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook, save_runbook
-from wandb_deployer.upgrade.runbooks import Runbook, runbook_for
+from wandb_deployer.upgrade.runbooks import Runbook, license_staging, runbook_for
 from wbd.cli.aws import client, current
 from wbd.cli.command import Outcome, command
 from wbd.cli.deployments import require_deployment
@@ -129,11 +130,41 @@ def runbook(
     return Outcome(data={**state.model_dump(mode="json"), "rollback": procedure}, show=show)
 
 
+def stage_license(deployment: str, targets: dict[str, str], *, force: bool) -> str | None:
+    """Before a legacy -> operator request: copy the license to the aws module's section with the operator's own
+    credentials (no function of the deployer may read it; the migration's step deletes the source). Returns what was
+    done, for the operator to read; the value is never printed."""
+    context = current()
+    ssm = client("ssm")
+    try:
+        config = load_deployment_config(deployment, prefix=context.prefix, ssm=ssm, with_secrets=False)
+        staging = license_staging(UpgradeRequest(deployment=deployment, force=force, **targets), config)
+    except (InvalidConfigError, ValidationError):
+        return None  # the request is rejected with the reasons, nothing staged
+    if staging is None:
+        return None
+    source, target = (f"{context.prefix.rstrip('/')}/{deployment}/{name}" for name in staging)
+    value = ssm.get_parameter(Name=source, WithDecryption=True)["Parameter"]["Value"]
+    ssm.put_parameter(
+        Name=target,
+        Value=value,
+        Type="SecureString",
+        Overwrite=False,
+        Description="W&B license staged by wbd upgrade for the operator migration",
+    )
+    return (
+        f"staged {staging[0]} as {staging[1]} (SecureString) for the operator migration; its step deletes {staging[0]}"
+    )
+
+
 def plan_upgrade(deployment: str, targets: dict[str, str], *, force: bool) -> Outcome:
     """`wbd upgrade --plan`: what the request would do, changing nothing (read from SSM without secrets)."""
     context = current()
     config = load_deployment_config(deployment, prefix=context.prefix, ssm=client("ssm"), with_secrets=False)
     request = UpgradeRequest(deployment=deployment, force=force, requested_by="wbd", **targets)
+    staging = license_staging(request, config)
+    if staging is not None:  # `wbd upgrade` stages it before it sends the request
+        config = config.model_copy(update={"secret_versions": {**config.secret_versions, staging[1]: 0}})
     try:
         found = runbook_for(request, config)
         single = None if found else evaluate_upgrade(request, config)
@@ -146,7 +177,14 @@ def plan_upgrade(deployment: str, targets: dict[str, str], *, force: bool) -> Ou
         )
     if found is not None:
         view = runbook_view(found)
-        return Outcome(data=found.model_dump(mode="json"), show=lambda console: console.print(view))
+        first = f"wbd upgrade first stages {staging[0]} as {staging[1]} (your credentials)" if staging else None
+
+        def show(console: Console) -> None:
+            console.print(view)
+            if first:
+                console.print(first, markup=False)
+
+        return Outcome(data=found.model_dump(mode="json"), show=show)
     assert single is not None
     lines = ["No runbook: one run applies these writes:"] + [
         f"  {w.name}: {w.previous or '(unset)'} -> {w.value}" for w in single.writes

@@ -112,6 +112,11 @@ class RunbookPreflightFailedError(DeployerError):
     """A runbook step's pre-flight check failed (EC2 quota, free subnet IPs); the runbook stops before applying."""
 
 
+class RunbookStagingError(DeployerError):
+    """A runbook step needs a secret the operator stages (the license, for the operator migration) and it is not in
+    place; nothing was written."""
+
+
 class RollbackUnavailableError(DeployerError):
     """There is nothing to roll back to: no succeeded run with a recorded config (or not the one named), or a secret
     version it references is gone from SSM."""

@@ -8,7 +8,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.unit.cli.conftest import PREFIX, TABLE, Deployer
+from tests.conftest import REPO
+from tests.unit.cli.conftest import PREFIX, TABLE, Deployer, push_example
+from tests.unit.runs.secrets import FAKE_LICENSE
 from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.upgrade.guards import UpgradeRequest
 from wandb_deployer.upgrade.runbook_execution import start_runbook
@@ -17,6 +19,8 @@ from wandb_deployer.upgrade.runbooks import runbook_for
 from wbd.cli.main import app
 
 pytestmark = pytest.mark.unit
+
+LEGACY = REPO / "examples" / "legacy.yaml"
 
 
 @pytest.fixture
@@ -28,8 +32,8 @@ def on_v7(deployer: Deployer) -> Deployer:
     return deployer
 
 
-def parameters(deployer: Deployer) -> dict[str, str]:
-    pages = deployer.ssm.get_paginator("get_parameters_by_path").paginate(Path=f"{PREFIX}/demo", Recursive=True)
+def parameters(deployer: Deployer, deployment: str = "demo") -> dict[str, str]:
+    pages = deployer.ssm.get_paginator("get_parameters_by_path").paginate(Path=f"{PREFIX}/{deployment}", Recursive=True)
     return {p["Name"]: p["Value"] for page in pages for p in page["Parameters"]}
 
 
@@ -176,3 +180,47 @@ def test_upgrade_plan_prints_the_4_to_5_node_count_runbook(runner: CliRunner, de
     ):
         assert line in text, line
     assert parameters(deployer) == before
+
+
+@pytest.fixture
+def on_legacy(deployer: Deployer) -> Deployer:
+    push_example(deployer.ssm, LEGACY)
+    return deployer
+
+
+def test_upgrade_plan_of_the_operator_migration_says_the_license_is_staged_first(
+    runner: CliRunner, on_legacy: Deployer
+) -> None:
+    before = parameters(on_legacy, "legacy-demo")
+    result = runner.invoke(app, ["upgrade", "legacy-demo", "--module-version", "4.7.2", "--plan"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "runbook legacy-to-operator for legacy-demo" in text
+    assert "infra/license <- app/license (SecureString staged by wbd upgrade; app/license deleted)" in text
+    assert "wbd upgrade first stages app/license as infra/license (your credentials)" in text
+    assert parameters(on_legacy, "legacy-demo") == before
+
+
+def test_upgrade_to_the_operator_generation_stages_the_license_before_it_sends_the_request(
+    runner: CliRunner, on_legacy: Deployer
+) -> None:
+    ssm = on_legacy.ssm
+    result = runner.invoke(app, ["upgrade", "legacy-demo", "--module-version", "4.7.2", "--no-wait"])
+    assert result.exit_code == 0, result.output
+    assert "staged app/license as infra/license (SecureString) for the operator migration" in result.stdout
+    assert FAKE_LICENSE not in result.output
+    staged = ssm.get_parameter(Name=f"{PREFIX}/legacy-demo/infra/license", WithDecryption=True)["Parameter"]
+    assert (staged["Type"], staged["Value"]) == ("SecureString", FAKE_LICENSE)
+    assert ssm.get_parameter(Name=f"{PREFIX}/legacy-demo/app/license")["Parameter"]["Version"] == 1  # left to the step
+
+    again = runner.invoke(app, ["upgrade", "legacy-demo", "--module-version", "4.7.2", "--no-wait"])
+    assert again.exit_code == 0, again.output
+    assert "staged" not in again.stdout  # already staged: not copied twice
+    assert ssm.get_parameter(Name=f"{PREFIX}/legacy-demo/infra/license")["Parameter"]["Version"] == 1
+
+
+def test_an_ordinary_upgrade_stages_nothing(runner: CliRunner, on_v7: Deployer) -> None:
+    before = parameters(on_v7)
+    result = runner.invoke(app, ["upgrade", "demo", "--eks-cluster-version", "1.34", "--no-wait"])
+    assert result.exit_code == 0, result.output
+    assert "staged" not in result.stdout and parameters(on_v7) == before

@@ -288,3 +288,23 @@ def test_config_to_parameters_includes_secrets_only_when_present() -> None:
     assert "/wandb-deployer/demo/infra/license" in names
     assert "/wandb-deployer/demo/deployer/api_key" not in names
     assert isinstance(Path(REPO), Path)
+
+
+def test_a_legacy_deployment_may_hold_the_license_staged_for_the_operator_migration(ssm: Any) -> None:
+    """`wbd upgrade` copies app/license to infra/license before a legacy -> operator request (the deployer never reads
+    the license): at legacy the copy is accepted beside app/license, its version recorded, the legacy module not given
+    it. Without app/license it is still misplaced."""
+    push(load_config_file(REPO / "examples" / "legacy.yaml"), ssm)
+    ssm.put_parameter(Name="/wandb-deployer/legacy-demo/app/license", Value=LICENSE, Type="SecureString")
+    ssm.put_parameter(Name="/wandb-deployer/legacy-demo/infra/license", Value=LICENSE, Type="SecureString")
+
+    config = load_deployment_config("legacy-demo", prefix=PREFIX, ssm=ssm, with_secrets=False)
+
+    assert config.license_section == "app" and "license" not in config.infra
+    assert config.secret_versions["infra/license"] == 1 and "app/license" in config.secret_versions
+
+    ssm.delete_parameter(Name="/wandb-deployer/legacy-demo/app/license")
+    with pytest.raises(InvalidConfigError) as caught:
+        load_deployment_config("legacy-demo", prefix=PREFIX, ssm=ssm, with_secrets=False)
+    assert any(line.startswith("infra/license:") for line in caught.value.problems)
+    assert LICENSE not in str(caught.value)

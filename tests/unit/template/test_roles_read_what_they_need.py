@@ -10,6 +10,7 @@ import fnmatch
 import pytest
 
 from tests.conftest import REPO
+from wandb_deployer.upgrade.runbooks import STEP_DELETES, STEP_PUTS
 from wbd.sandbox.iam_report import Grant, RoleGrants, template_grants
 
 pytestmark = pytest.mark.unit
@@ -46,9 +47,9 @@ def test_acquire_lock_touches_only_the_state_lock_file() -> None:
     assert granted(role, "s3:DeleteObject", state + ".tflock")
 
 
-def test_upgrade_requests_write_only_the_versions_an_upgrade_sets() -> None:
+def test_upgrade_requests_write_only_the_versions_and_the_runbook_steps_variables() -> None:
     role = ROLES["UpgradeRequestFunctionRole"]
-    for key in ("infra/license", "app/license", "deployer/approval", "deployer/api_key", "infra/size"):
+    for key in ("infra/license", "app/license", "deployer/approval", "deployer/api_key", "deployer/drift_action"):
         assert not granted(role, "ssm:PutParameter", f"{PREFIX}/{key}"), key
     assert granted(role, "ssm:PutParameter", f"{PREFIX}/app/wandb_version")
 
@@ -68,3 +69,40 @@ def test_only_the_plan_role_and_the_health_check_read_the_license_or_the_api_key
     }
     # LoadConfig may list them (their versions stand for them) but a Deny on their encryption context stops decrypts.
     assert readers == {"TerraformPlanRole", "CheckHealthRole", "LoadConfigFunctionRole"}
+
+
+def _resources(role: RoleGrants, action: str) -> set[str]:
+    return {resource for grant in role.grants if grant.action.lower() == action.lower() for resource in grant.resources}
+
+
+@pytest.mark.parametrize("logical_id", ["UpgradeRequestFunctionRole", "RecordRunFunctionRole"])
+def test_the_functions_that_write_runbook_steps_may_write_exactly_what_steps_write(logical_id: str) -> None:
+    role = ROLES[logical_id]
+    base = "arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/wandb-deployer/*/"
+    assert _resources(role, "ssm:PutParameter") == {base + key for key in STEP_PUTS}
+    assert _resources(role, "ssm:DeleteParameter") == {base + key for key in STEP_DELETES}
+    for secret in ("infra/license", "app/license", "deployer/api_key"):
+        assert not granted(role, "ssm:PutParameter", f"{PREFIX}/{secret}"), secret
+        assert not granted(role, "ssm:GetParameter", f"{PREFIX}/{secret}"), secret
+
+
+def test_every_role_that_lists_parameters_is_denied_decrypting_the_secrets() -> None:
+    """GetParametersByPath can decrypt what it lists: every role granted it but the two that read the secrets has
+    the Deny on their encryption context (aws/ssm's key policy would otherwise let it decrypt)."""
+    listers = {
+        name
+        for name, role in ROLES.items()
+        if any(grant.action.lower() == "ssm:getparametersbypath" for grant in role.grants)
+    }
+    assert {"LoadConfigFunctionRole", "FinishRunFunctionRole", "UpgradeRequestFunctionRole"} <= listers
+    for name in sorted(listers - {"TerraformPlanRole", "CheckHealthRole"}):
+        role = ROLES[name]
+        assert any(denial.action.lower() == "kms:decrypt" for denial in role.denials), name
+
+
+def test_only_the_terraform_roles_read_the_state() -> None:
+    """The state holds the license and the database password; a runbook's version of it is listed, never read."""
+    state = "${StateBucket.Arn}/deployments/demo/terraform.tfstate"
+    readers = {name for name, role in ROLES.items() if granted(role, "s3:GetObject", state)}
+    assert readers == {"TerraformPlanRole", "TerraformApplyRole"}
+    assert granted(ROLES["SummarisePlanFunctionRole"], "s3:ListBucketVersions", "${StateBucket.Arn}")

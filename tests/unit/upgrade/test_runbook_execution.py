@@ -17,7 +17,12 @@ from tests.unit.plan.plans import resource_change
 from tests.unit.runs.conftest import TABLE, create_deployments_table
 from wandb_deployer.config.model import DeployerSettings, DeploymentConfig
 from wandb_deployer.deploy.plan_step import summarise
-from wandb_deployer.errors import RunbookConflictError, RunbookRuleViolationError, UpgradeRejectedError
+from wandb_deployer.errors import (
+    RunbookConflictError,
+    RunbookRuleViolationError,
+    RunbookStagingError,
+    UpgradeRejectedError,
+)
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import PlanSummaryInput
 from wandb_deployer.upgrade.guards import UpgradeRequest
@@ -237,22 +242,87 @@ def request(aws: dict[str, Any], detail: dict[str, Any], load: Any) -> Any:
     )
 
 
-def test_a_legacy_to_operator_request_moves_the_license_and_drops_the_app_module(aws: dict[str, Any]) -> None:
-    ssm = aws["ssm"]
+def _legacy_in_ssm(ssm: Any) -> None:
     ssm.put_parameter(Name=f"{PREFIX}/prod/app/license", Value=LICENSE, Type="SecureString")
-    for name, value in {"app/wandb_version": "0.51.2", "deployer/generation": "legacy"}.items():
+    for name, value in {
+        "app/wandb_version": "0.51.2",
+        "deployer/generation": "legacy",
+        "deployer/module_version": "2.8.0",
+        "deployer/app_module_version": "1.14.1",
+        "infra/namespace": "wandb",
+        "infra/eks_cluster_version": "1.29",
+    }.items():
         ssm.put_parameter(Name=f"{PREFIX}/prod/{name}", Value=value, Type="String")
 
-    plan = request(aws, {"deployment": "prod", "module_version": "4.7.2", "requested_by": "bob"}, legacy_config)
+
+def _from_ssm(aws: dict[str, Any]) -> Any:
+    """The config as the loader gives it (`legacy_config`), with the secrets' versions as SSM holds them."""
+
+    def load(deployment: str) -> DeploymentConfig:
+        held = aws["ssm"].get_parameters_by_path(Path=f"{PREFIX}/{deployment}/", Recursive=True)["Parameters"]
+        versions = {
+            p["Name"].removeprefix(f"{PREFIX}/{deployment}/"): p["Version"] for p in held if p["Type"] == "SecureString"
+        }
+        return legacy_config(deployment).model_copy(update={"secret_versions": versions})
+
+    return load
+
+
+def test_a_legacy_to_operator_request_without_the_staged_license_is_rejected_and_writes_nothing(
+    aws: dict[str, Any],
+) -> None:
+    _legacy_in_ssm(aws["ssm"])
+    before = parameters(aws["ssm"])
+
+    with pytest.raises(UpgradeRejectedError) as raised:
+        request(aws, {"deployment": "prod", "module_version": "4.7.2", "requested_by": "bob"}, _from_ssm(aws))
+
+    assert raised.value.reasons == [
+        "infra/license: the migration moves the license to the aws module and the deployer never reads it: stage "
+        "it first (`wbd upgrade prod --module-version 4.7.2` copies app/license to infra/license with your "
+        "credentials), or copy it yourself as a SecureString"
+    ]
+    assert parameters(aws["ssm"]) == before
+    assert read_runbook(deployment="prod", table=TABLE, dynamodb=aws["dynamodb"]) is None
+
+
+def test_a_legacy_to_operator_request_with_the_staged_license_drops_the_app_module(aws: dict[str, Any]) -> None:
+    ssm = aws["ssm"]
+    _legacy_in_ssm(ssm)
+    ssm.put_parameter(Name=f"{PREFIX}/prod/infra/license", Value=LICENSE, Type="SecureString")  # as wbd stages it
+
+    plan = request(aws, {"deployment": "prod", "module_version": "4.7.2", "requested_by": "bob"}, _from_ssm(aws))
 
     found = parameters(ssm)
     assert found["infra/license"][0] == "SecureString"
-    assert ssm.get_parameter(Name=f"{PREFIX}/prod/infra/license", WithDecryption=True)["Parameter"]["Value"] == LICENSE
+    assert ssm.get_parameter(Name=f"{PREFIX}/prod/infra/license")["Parameter"]["Version"] == 1  # never rewritten
     assert "app/license" not in found and "app/wandb_version" not in found
+    assert "deployer/app_module_version" not in found
     assert found["deployer/generation"] == ("String", "operator")
     assert {found[f"infra/{n}"] for n in ("enable_dummy_dns", "enable_operator_alb")} == {("String", "true")}
     assert LICENSE not in plan.model_dump_json()
     assert any(note.startswith("runbook legacy-to-operator") for note in plan.notes)
+
+
+def test_a_license_unstaged_after_the_request_was_accepted_stops_the_runbook_before_any_write(
+    aws: dict[str, Any],
+) -> None:
+    _legacy_in_ssm(aws["ssm"])
+    runbook = runbook_for(
+        UpgradeRequest(deployment="prod", module_version="4.7.2"),
+        legacy_config("prod").model_copy(
+            update={"secret_versions": {"app/license": 1, "infra/license": 1}}  # staged when the request was read
+        ),
+    )
+    assert runbook is not None
+    before = parameters(aws["ssm"])
+
+    with pytest.raises(RunbookStagingError, match="infra/license is not staged"):
+        start(aws, runbook)
+
+    assert parameters(aws["ssm"]) == before
+    state = read_runbook(deployment="prod", table=TABLE, dynamodb=aws["dynamodb"])
+    assert state is not None and (state.status, state.record.outcome) == ("stopped", "rejected")
 
 
 def test_any_upgrade_is_refused_while_a_runbook_runs(aws: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ contract at each step's release), and the requests they refuse."""
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
@@ -10,8 +11,20 @@ import pytest
 from wandb_deployer.contract import AWS_MODULE, contract_for
 from wandb_deployer.errors import UpgradeRejectedError
 from wandb_deployer.upgrade import runbook_data as data
+from wandb_deployer.upgrade import runbooks
 from wandb_deployer.upgrade.guards import UpgradeRequest
-from wandb_deployer.upgrade.runbooks import Runbook, crosses_transition, runbook_for, step_variables
+from wandb_deployer.upgrade.runbooks import (
+    STEP_DELETES,
+    STEP_PUTS,
+    ParameterChange,
+    Runbook,
+    crosses_transition,
+    license_staging,
+    runbook_for,
+    step_deletes,
+    step_variables,
+    step_writes,
+)
 
 from .test_guards import config
 
@@ -23,7 +36,7 @@ def request(**fields: Any) -> UpgradeRequest:
 
 
 def changes(runbook: Runbook, step: int) -> dict[str, str | None]:
-    return {c.name: c.value if c.move_from is None else f"<- {c.move_from}" for c in runbook.steps[step].changes}
+    return {c.name: c.value if c.staged_from is None else f"<- {c.staged_from}" for c in runbook.steps[step].changes}
 
 
 def v8_runbook(**fields: Any) -> Runbook:
@@ -74,9 +87,38 @@ def test_ordinary_upgrades_have_no_runbook() -> None:
 
 
 def legacy(**infra: Any) -> Any:
+    """A legacy deployment whose license `wbd upgrade` has staged for the operator migration."""
     return config(
         generation="legacy", module="2.8.0", eks="1.29", infra=infra, app={"wandb_version": "0.51.2", "host": "x"}
-    )
+    ).model_copy(update={"secret_versions": {"app/license": 3, "infra/license": 1}})
+
+
+def test_the_operator_migration_needs_the_license_staged_and_names_how() -> None:
+    unstaged = legacy().model_copy(update={"secret_versions": {"app/license": 3}})
+    assert license_staging(request(module_version="4.7.2"), unstaged) == ("app/license", "infra/license")
+    assert license_staging(request(module_version="4.7.2"), legacy()) is None
+    assert license_staging(request(module_version="3.4.0"), unstaged) is None  # a legacy upgrade: no migration
+    assert license_staging(request(module_version="7.18.2"), config(module="7.4.0")) is None
+    with pytest.raises(UpgradeRejectedError) as raised:
+        runbook_for(request(module_version="4.7.2"), unstaged)
+    assert [r for r in raised.value.reasons if r.startswith("infra/license:")] == [
+        "infra/license: the migration moves the license to the aws module and the deployer never reads it: stage "
+        "it first (`wbd upgrade prod --module-version 4.7.2` copies app/license to infra/license with your "
+        "credentials), or copy it yourself as a SecureString"
+    ]
+
+
+def test_every_runbook_writes_only_what_the_step_writers_are_granted() -> None:
+    """The template grants the step writers exactly STEP_PUTS / STEP_DELETES (tests/unit/template); a step outside
+    them is refused before anything is written."""
+    for found in (v8_runbook(), runbook_for(request(module_version="4.7.2"), legacy())):
+        assert found is not None
+        for step in found.steps:
+            assert all(any(fnmatch.fnmatchcase(n, p) for p in STEP_PUTS) for n in step_writes(step)), step.name
+            assert all(any(fnmatch.fnmatchcase(n, p) for p in STEP_DELETES) for n in step_deletes(step)), step.name
+    migrate = runbook_for(request(module_version="4.7.2"), legacy())
+    assert migrate is not None and "app/license" in step_deletes(migrate.steps[0])
+    assert "infra/license" not in step_writes(migrate.steps[0])  # staged by the operator, never written by a step
 
 
 def test_legacy_to_operator_sets_the_guides_transition_variables_and_drops_the_app_module() -> None:
@@ -147,3 +189,18 @@ def test_every_variable_a_step_sets_exists_at_the_steps_release(current: Any, wa
     before = module.release(runbook.from_module_version)
     first = set(step_variables(runbook.steps[0])) - {"license", "size"}
     assert first and not first & set(before.variables)
+
+
+def test_a_step_that_would_write_what_the_step_writers_are_not_granted_is_refused() -> None:
+    found = v8_runbook()
+    step = found.steps[0].model_copy(
+        update={
+            "changes": (ParameterChange(name="deployer/approval", value="never"), ParameterChange(name="infra/vpc"))
+        }
+    )
+    with pytest.raises(UpgradeRejectedError) as raised:
+        runbooks._check_contract(found.model_copy(update={"steps": (step,)}))
+    assert raised.value.reasons == [
+        "runbook step module: deployer/approval: a runbook step may not write it (the deployer is not granted it)",
+        "runbook step module: infra/vpc: a runbook step may not delete it (the deployer is not granted it)",
+    ]

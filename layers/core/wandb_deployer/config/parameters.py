@@ -221,7 +221,10 @@ def config_from_parameters(
     if license_version is None and with_secrets:
         problems.append(f"{license_section}/license: missing: store the W&B license as a SecureString parameter")
     misplaced = "infra" if legacy else "app"
-    if (misplaced, "license") in secrets:
+    # At legacy, infra/license beside app/license is the license staged for the operator migration (`wbd upgrade`
+    # copies it: the deployer never reads it); the legacy aws module is not given it.
+    staged = legacy and license_version is not None
+    if (misplaced, "license") in secrets and not staged:
         sections.setdefault(misplaced, {})["license"] = _MISPLACED_MARKER  # reported by the validator, value unseen
     config = validate_config(
         deployment,

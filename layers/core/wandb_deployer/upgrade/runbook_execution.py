@@ -18,7 +18,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from wandb_deployer.errors import AwsRequestFailedError, RunbookPreflightFailedError, RunbookRuleViolationError
+from wandb_deployer.config.parameters import read_parameters
+from wandb_deployer.errors import RunbookPreflightFailedError, RunbookRuleViolationError, RunbookStagingError
 from wandb_deployer.plan.shape import RuleViolation, ShapedChange, check_plan_shape
 from wandb_deployer.runs import aws_failure, error_code, iso, parse_iso, utc_now
 from wandb_deployer.runs.change_source import note_writes
@@ -34,29 +35,27 @@ SUCCESSFUL_OUTCOMES = frozenset({"succeeded", "no-changes"})
 def write_step_changes(
     step: RunbookStep, *, deployment: str, prefix: str, ssm: Any, by: str, table: str, dynamodb: Any
 ) -> list[str]:
-    """Write one step's parameter changes in order; returns the full names changed. A move copies a SecureString
-    inside SSM (decrypted only in this call, never logged or returned) and deletes its source."""
+    """Write one step's parameter changes in order; returns the full names changed. What SSM holds is listed without
+    decryption (no secret is read); a staged secret must be in place (the operator copied it), its source is deleted."""
     base = f"{prefix}/{deployment}"
     description = f"wandb-deployer runbook step {step.name} (requested by {by})"[:1024]
-    puts = {f"{base}/{c.name}": c for c in step.changes if c.value is not None or c.move_from}
-    versions = {name: _next_version(ssm, name) for name in puts}
+    held = read_parameters(deployment, prefix=prefix, ssm=ssm, decrypt=False)
+    for change in step.changes:
+        if change.staged_from and f"{base}/{change.name}" not in held:
+            raise RunbookStagingError(
+                f"runbook step {step.name}: {change.name} is not staged: copy {change.staged_from} to it "
+                "(`wbd upgrade` does) and request again; nothing was written"
+            )
+    puts = [f"{base}/{c.name}" for c in step.changes if c.value is not None]
+    versions = {name: (held[name].version or 0) + 1 if name in held else 1 for name in puts}
     note_writes(deployment=deployment, source="upgrade", by=by, versions=versions, table=table, dynamodb=dynamodb)
     changed: list[str] = []
     for change in step.changes:
         name = f"{base}/{change.name}"
         try:
-            if change.move_from:
-                source = f"{base}/{change.move_from}"
-                found = _get(ssm, source)
-                if found is None:
-                    if _get(ssm, name, decrypt=False) is None:
-                        raise AwsRequestFailedError(
-                            f"runbook step {step.name}: neither {change.move_from} nor {change.name} exists"
-                        )
-                    continue  # already moved
-                ssm.put_parameter(Name=name, Value=found, Type="SecureString", Overwrite=True, Description=description)
-                _delete(ssm, source)
-                changed += [name, source]
+            if change.staged_from:
+                if _delete(ssm, f"{base}/{change.staged_from}"):
+                    changed.append(f"{base}/{change.staged_from}")
             elif change.value is not None:
                 ssm.put_parameter(Name=name, Value=change.value, Type="String", Overwrite=True, Description=description)
                 changed.append(name)
@@ -66,24 +65,6 @@ def write_step_changes(
             raise aws_failure(exc, operation=f"runbook step {step.name}: {change.name}") from exc
     logger.info("runbook step written", deployment=deployment, step=step.name, parameters=changed)
     return changed
-
-
-def _next_version(ssm: Any, name: str) -> int:
-    try:
-        return int(ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]["Version"]) + 1
-    except ClientError as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return 1
-        raise aws_failure(exc, operation="GetParameter version") from exc
-
-
-def _get(ssm: Any, name: str, *, decrypt: bool = True) -> str | None:
-    try:
-        return str(ssm.get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]["Value"])
-    except ClientError as exc:
-        if error_code(exc) == "ParameterNotFound":
-            return None
-        raise
 
 
 def _delete(ssm: Any, name: str) -> bool:
@@ -114,15 +95,19 @@ def start_runbook(
         dynamodb=dynamodb,
         now=now,
     )
-    write_step_changes(
-        runbook.steps[0],
-        deployment=runbook.deployment,
-        prefix=prefix,
-        ssm=ssm,
-        by=requested_by,
-        table=table,
-        dynamodb=dynamodb,
-    )
+    try:
+        write_step_changes(
+            runbook.steps[0],
+            deployment=runbook.deployment,
+            prefix=prefix,
+            ssm=ssm,
+            by=requested_by,
+            table=table,
+            dynamodb=dynamodb,
+        )
+    except RunbookStagingError as exc:
+        stop_runbook(state, reason=str(exc), outcome="rejected", table=table, dynamodb=dynamodb, now=now)
+        raise
     return state
 
 
@@ -196,13 +181,13 @@ def record_state_version(
     """Before the runbook's first apply: the state object's current S3 version (kept once, never overwritten)."""
     if state.state_version is not None:
         return state
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-        version_id: str | None = str(head.get("VersionId") or "null")
+    try:  # listed, never read: the state holds the license and the database password
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=key, MaxKeys=10)
     except ClientError as exc:
-        if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-            raise aws_failure(exc, operation="HeadObject terraform state") from exc
-        version_id = None
+        raise aws_failure(exc, operation="ListObjectVersions terraform state") from exc
+    latest = [v for v in listed.get("Versions", []) if v.get("Key") == key and v.get("IsLatest")]
+    deleted = any(m.get("Key") == key and m.get("IsLatest") for m in listed.get("DeleteMarkers", []))
+    version_id = str(latest[0].get("VersionId") or "null") if latest and not deleted else None
     version = StateVersion(
         bucket=bucket, key=key, version_id=version_id, recorded_at=iso(utc_now()), execution_arn=execution_arn
     )

@@ -23,6 +23,7 @@ contract; the request is rejected otherwise), so a runbook never asks Terraform 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 from typing import Literal
@@ -51,22 +52,56 @@ OPERATOR_ALB = "enable_operator_alb"
 
 class ParameterChange(BaseModel):
     """One SSM parameter of a step, relative to the deployment's prefix: `value` None deletes it (the module's
-    default applies again); `move_from` copies a SecureString from another parameter and deletes that one (the value
-    never leaves SSM and the function that moves it)."""
+    default applies again); `staged_from` names a SecureString the operator copied to `name` before the request
+    (`wbd upgrade` does, with the operator's credentials: no function of the deployer reads a secret), which the step
+    deletes."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     value: str | None = None
-    move_from: str | None = None
+    staged_from: str | None = None
     removed: bool = False  # deleted because the step's release no longer has the input (not a reset to its default)
 
     def describe(self) -> str:
-        if self.move_from:
-            return f"{self.name} <- {self.move_from} (moved, SecureString)"
+        if self.staged_from:
+            return f"{self.name} <- {self.staged_from} (SecureString staged by wbd upgrade; {self.staged_from} deleted)"
         if self.value is not None:
             return f"{self.name} = {self.value}"
         return f"{self.name}: deleted (" + ("removed from the module)" if self.removed else "module default)")
+
+
+# What a step may write and delete (relative names, fnmatch patterns). The functions that write steps (UpgradeRequest
+# the first, RecordRun the next ones) are granted exactly these in template.yaml (tests/unit/template checks it), and
+# a runbook that would write anything else is refused before anything is written.
+STEP_PUTS = frozenset(
+    {
+        "deployer/module_version",
+        "deployer/terraform_version",
+        "deployer/generation",
+        "app/wandb_version",
+        "infra/eks_cluster_version",
+        f"infra/{CREATOR_ADMIN_INPUT}",
+        f"infra/{PRESERVE_AWS_AUTH}",
+        f"infra/{DUMMY_DNS}",
+        f"infra/{OPERATOR_ALB}",
+        "infra/size",
+        *(f"infra/{name}" for name in data.V5_SIZE_OVERRIDES),
+        f"infra/{data.MIN_NODES_PER_AZ}",
+        f"infra/{data.MAX_NODES_PER_AZ}",
+    }
+)
+STEP_DELETES = frozenset(
+    {
+        "app/*",
+        "deployer/app_module_version",
+        f"infra/{PRESERVE_AWS_AUTH}",
+        f"infra/{data.CREATE_BUCKET}",
+        f"infra/{data.NODE_COUNT}",
+        *(f"infra/{name}" for name in data.V5_REMOVED_FLAGS),
+    }
+)
+LICENSE_STAGING = ("app/license", "infra/license")  # legacy -> operator: the license moves to the aws module
 
 
 class PreflightCheck(BaseModel):
@@ -246,6 +281,13 @@ def _legacy_to_operator(request: UpgradeRequest, current: DeploymentConfig) -> R
         for key in sorted(current.infra):
             if key not in release:
                 reasons.append(f"infra/{key}: not an input of {AWS_MODULE} {target}; remove it before migrating")
+    if license_staging(request, current) is not None:
+        source, target_name = LICENSE_STAGING
+        reasons.append(
+            f"{target_name}: the migration moves the license to the aws module and the deployer never reads it: "
+            f"stage it first (`wbd upgrade {current.deployment} --module-version {target}` copies {source} to "
+            f"{target_name} with your credentials), or copy it yourself as a SecureString"
+        )
     if reasons:
         raise UpgradeRejectedError(current.deployment, reasons)
     assert release is not None
@@ -254,7 +296,7 @@ def _legacy_to_operator(request: UpgradeRequest, current: DeploymentConfig) -> R
         for w in (plan.writes if plan else [])
         if w.name != "infra/eks_cluster_version"
     ]
-    changes.append(ParameterChange(name="infra/license", move_from="app/license"))
+    changes.append(ParameterChange(name=LICENSE_STAGING[1], staged_from=LICENSE_STAGING[0]))
     changes += [ParameterChange(name=f"infra/{name}", value="true") for name in (DUMMY_DNS, OPERATOR_ALB)]
     if "size" in release and "size" not in current.infra:
         changes.append(ParameterChange(name="infra/size", value="small"))
@@ -464,9 +506,35 @@ def step_removals(step: RunbookStep) -> list[str]:
         for change in step.changes
         if change.name.startswith("infra/")
         and change.value is None
-        and change.move_from is None
+        and change.staged_from is None
         and change.name.split("/", 1)[1] not in release
     ]
+
+
+def step_writes(step: RunbookStep) -> list[str]:
+    """The parameters a step puts (a staged secret is put by the operator, not by the step)."""
+    return [change.name for change in step.changes if change.value is not None]
+
+
+def step_deletes(step: RunbookStep) -> list[str]:
+    """The parameters a step deletes (resets, removals, and the sources of staged secrets)."""
+    return [change.staged_from or change.name for change in step.changes if change.value is None]
+
+
+def _allowed(name: str, patterns: frozenset[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def license_staging(request: UpgradeRequest, current: DeploymentConfig) -> tuple[str, str] | None:
+    """(source, target) when the request migrates a legacy deployment to the operator generation and the license is
+    not yet staged in the aws module's section: what `wbd upgrade` copies before it sends the request."""
+    try:
+        target = parse_version(request.module_version) if request.module_version else None
+    except ValueError:
+        return None  # not a version: the request is rejected for that
+    if current.deployer.generation != "legacy" or target is None or target[0] < FIRST_OPERATOR_MAJOR:
+        return None
+    return None if LICENSE_STAGING[1] in current.secret_versions else LICENSE_STAGING
 
 
 def _check_contract(runbook: Runbook) -> None:
@@ -481,6 +549,16 @@ def _check_contract(runbook: Runbook) -> None:
             f"runbook step {step.name}: infra/{name} is not an input of {AWS_MODULE} {step.module_version}"
             for name in step_variables(step)
             if name not in release and name not in removed
+        ]
+        reasons += [
+            f"runbook step {step.name}: {name}: a runbook step may not write it (the deployer is not granted it)"
+            for name in step_writes(step)
+            if not _allowed(name, STEP_PUTS)
+        ]
+        reasons += [
+            f"runbook step {step.name}: {name}: a runbook step may not delete it (the deployer is not granted it)"
+            for name in step_deletes(step)
+            if not _allowed(name, STEP_DELETES)
         ]
     if reasons:
         raise UpgradeRejectedError(runbook.deployment, reasons)
