@@ -189,6 +189,7 @@ def running_deployer(
     work_dir: Path | None = None,
     parameters: dict[str, str] | None = None,
     emulate_eks: bool = False,
+    emulate_database: bool = False,
 ) -> Iterator[SandboxDriver]:
     """The sandbox with the Terraform emulation installed and a W&B stand-in as every deployment's endpoint
     (`emulate_eks`: the emulation's EKS plan shapes, for the major-upgrade runbooks)."""
@@ -202,6 +203,7 @@ def running_deployer(
                 "WBD_SANDBOX_WANDB_URL": standin.url,
                 "WBD_SANDBOX_WANDB_TARGET": standin.target_address,
                 **({"WBD_SANDBOX_EMULATE_EKS": "1"} if emulate_eks else {}),
+                **({"WBD_SANDBOX_EMULATE_DATABASE": "1"} if emulate_database else {}),
             },
         )
         with sandbox:

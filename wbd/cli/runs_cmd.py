@@ -95,6 +95,10 @@ def _approval_summary(pending: PendingApproval, verb: str) -> Group:
         Text(f"  {counts_text(pending.counts.model_dump())}"),
     ]
     parts += [Text(f"  destructive: {address}", style="red") for address in pending.destructive]
+    gate = (record.details.get("gate") if record else None) or {}
+    snapshot = list(gate.get("snapshot") or []) if isinstance(gate, dict) else []
+    if snapshot:
+        parts.append(Text("  a database snapshot is taken before the apply: " + "; ".join(snapshot), style="yellow"))
     if changes:
         parts.append(changes_table(changes, title="  because these parameters changed"))
     return Group(*parts)  # type: ignore[arg-type]

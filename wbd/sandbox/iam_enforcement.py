@@ -253,6 +253,13 @@ def _resources(service: str, action: str, context: _Context) -> list[str]:
         if "hostedzone" in parts and len(parts) > parts.index("hostedzone") + 1:
             return [f"arn:aws:route53:::hostedzone/{parts[parts.index('hostedzone') + 1]}"]
         return []
+    if service == "rds":  # the query protocol: the cluster and the cluster snapshot a request names
+        found = [context.form("ResourceName")] if context.form("ResourceName") else []
+        if context.form("DBClusterIdentifier"):
+            found.append(context.arn("rds", f"cluster:{context.form('DBClusterIdentifier')}"))
+        if context.form("DBClusterSnapshotIdentifier"):
+            found.append(context.arn("rds", f"cluster-snapshot:{context.form('DBClusterSnapshotIdentifier')}"))
+        return [str(arn) for arn in found]
     if service == "scheduler":
         name = unquote(urlsplit(context.path).path).rstrip("/").rsplit("/", 1)[-1]
         group = (parse_qs(urlsplit(context.path).query).get("groupName") or ["default"])[0]

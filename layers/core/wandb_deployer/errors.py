@@ -130,3 +130,7 @@ class RollbackRefusedError(DeployerError):
         self.deployment = deployment
         self.reasons = list(reasons)
         super().__init__(f"deployment {deployment!r}: rollback refused: " + "; ".join(self.reasons))
+
+
+class DatabaseSnapshotError(DeployerError):
+    """The database snapshot taken before a risky apply could not be created, failed, or cannot be found."""

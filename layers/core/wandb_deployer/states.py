@@ -88,6 +88,9 @@ class LoadConfigResult(StateModel):
     wandb_reads_queue: bool = False  # W&B consumes the module's queue at this release (verification/queue_use)
     allow_downgrade: str | None = None  # the deployer/allow_downgrade token in effect (consumed once applied)
     on_unhealthy: OnUnhealthy = "notify"  # after the health deadline: notify, or roll back (never twice in a row)
+    version_changes: list[str] = Field(default_factory=list)  # risky version keys changed since the applied config
+    snapshot_retention_days: int = 14  # deployer/snapshot_retention_days: the deployer's database snapshots kept
+    region: str = ""  # deployer/region: where the deployment's resources (its database) live
 
 
 class ChangeCounts(StateModel):
@@ -106,6 +109,7 @@ class PlanSummaryInput(StateModel):
     drift_action: DriftAction = "notify"
     execution_arn: str = ""  # with started_at: is this the run of a runbook's current step (upgrade/runbook_*)
     started_at: datetime | None = None
+    version_changes: list[str] = Field(default_factory=list)  # from the load step: risky version keys changed
 
 
 class PlanSummary(StateModel):
@@ -119,6 +123,9 @@ class PlanSummary(StateModel):
     migration: bool = False  # the plan moves the deployment to another W&B generation (always needs approval)
     migrating_from: Generation | None = None  # the generation last applied, when this plan migrates away from it
     runbook_step: str | None = None  # `<transition> step i/n <name>` when the run is a runbook's step (always approved)
+    # Why the database is snapshotted before the apply (empty: it is not), and which cluster (None: no snapshot).
+    snapshot_reasons: list[str] = Field(default_factory=list)
+    snapshot_cluster: str | None = None
 
 
 class ApprovalRequest(StateModel):
@@ -130,6 +137,8 @@ class ApprovalRequest(StateModel):
     destructive: list[str] = Field(default_factory=list)
     summary: S3Pointer
     runbook_step: str | None = None  # the runbook step this plan is (named in the Approval Needed notification)
+    snapshot_reasons: list[str] = Field(default_factory=list)  # a database snapshot is taken before apply, because
+    snapshot_cluster: str | None = None
 
 
 class ApprovalDecision(StateModel):
@@ -302,3 +311,25 @@ class FinishRunResult(StateModel):
     deployment: DeploymentName
     released: bool
     next_execution_arn: str | None = None
+
+
+class SnapshotInput(StateModel):
+    """Snapshot database: `start` takes the snapshot, `check` reads it until available (then prunes old ones)."""
+
+    action: Literal["start", "check"]
+    deployment: DeploymentName
+    region: str = ""  # the deployment's region (its database's); empty: the deployer's own
+    execution_arn: str
+    started_at: datetime | None = None
+    cluster: str
+    reasons: list[str] = Field(default_factory=list)
+    retention_days: int = Field(default=14, ge=1)
+    arn: str = ""  # `check`: the snapshot `start` took
+
+
+class SnapshotResult(StateModel):
+    identifier: str
+    arn: str
+    cluster: str
+    available: bool
+    pruned: list[str] = Field(default_factory=list)

@@ -296,6 +296,34 @@ def test_status_and_approve_show_what_is_approved(runner: CliRunner, pending: De
     assert nothing.exit_code == 1 and "has no plan waiting for approval" in nothing.stderr
 
 
+def test_approve_says_a_database_snapshot_is_taken_before_the_apply(runner: CliRunner, history: Deployer) -> None:
+    # Given a W&B upgrade waiting at the gate, whose plan the summary found risky for the database
+    record(
+        history,
+        "demo-parameter-change-6",
+        "approval-needed",
+        40,
+        details={"gate": {"plan_sha256": SHA, "snapshot": ["app/wandb_version changes"]}},
+    )
+    store_pending_approval(
+        deployment="demo",
+        execution_arn=ARN + "demo-parameter-change-6",
+        task_token="task-token-never-shown",
+        plan_sha256=SHA,
+        counts=ChangeCounts(update=1),
+        destructive=[],
+        summary=S3Pointer(bucket="artifacts", key="runs/demo/x/plan-summary.json"),
+        timeout_seconds=3600,
+        table=TABLE,
+        dynamodb=history.dynamodb,
+    )
+
+    approved = runner.invoke(app, ["approve", "demo", "--plan", SHA])
+
+    assert approved.exit_code == 0, approved.output
+    assert "a database snapshot is taken before the apply: app/wandb_version changes" in approved.stdout
+
+
 def test_status_shows_the_days_the_license_has_left_or_that_it_has_no_readable_expiry(
     runner: CliRunner, history: Deployer
 ) -> None:

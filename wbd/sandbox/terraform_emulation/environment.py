@@ -37,6 +37,7 @@ class EmulationEnvironment(BaseModel):
     who: str = "unknown@localhost"
     faults_file: Path | None = None
     emulate_eks: bool = False  # WBD_SANDBOX_EMULATE_EKS=1: the EKS plan-shape emulation (eks.py)
+    emulate_database: bool = False  # WBD_SANDBOX_EMULATE_DATABASE=1: the Aurora cluster (database.py)
 
 
 def _who() -> str:
@@ -62,6 +63,7 @@ def read_environment() -> EmulationEnvironment:
         "who": _who(),
         "faults_file": os.environ.get("WBD_SANDBOX_FAULTS_FILE") or None,
         "emulate_eks": os.environ.get("WBD_SANDBOX_EMULATE_EKS", "") == "1",
+        "emulate_database": os.environ.get("WBD_SANDBOX_EMULATE_DATABASE", "") == "1",
     }
     try:
         return EmulationEnvironment.model_validate(values)

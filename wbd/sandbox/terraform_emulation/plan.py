@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wbd.sandbox.faults import take_fault_from_file
-from wbd.sandbox.terraform_emulation import EMULATION_NOTE, eks
+from wbd.sandbox.terraform_emulation import EMULATION_NOTE, database, eks
 from wbd.sandbox.terraform_emulation import file_storage as fs
 from wbd.sandbox.terraform_emulation.dependencies import LOCK_FILE
 from wbd.sandbox.terraform_emulation.environment import EmulationEnvironment, emulator_client
@@ -115,7 +115,9 @@ def _diff(before: ResourceRecord | None, desired: ResourceRecord | None, created
     unknown = tuple(fs.COMPUTED.get(desired.type, ()))
     if before is None:
         return ResourceChange(address=desired.address, actions=("create",), after=desired, after_unknown=unknown)
-    force_new = fs.FORCE_NEW.get(desired.type) or eks.FORCE_NEW.get(desired.type)
+    force_new = (
+        fs.FORCE_NEW.get(desired.type) or eks.FORCE_NEW.get(desired.type) or database.FORCE_NEW.get(desired.type)
+    )
     if force_new and before.attributes.get(force_new) != desired.attributes.get(force_new):
         return ResourceChange(
             address=desired.address,
@@ -189,6 +191,8 @@ def make_plan(
     pet_record = refreshed_by_address.get(fs.pet_address(workspace))
     pet = str(pet_record.attributes["id"]) if pet_record else fs.pet_name(lineage)
     desired = {record.address: record for record in fs.desired_resources(workspace, pet, region, account_id(region))}
+    if environment.emulate_database:
+        desired.update({record.address: record for record in database.desired_database(workspace)})
     if environment.emulate_eks and workspace.operator_generation:
         replace_cluster = not refresh_only and _take(environment, eks.REPLACE_CLUSTER_FAULT)
         eks_records = eks.desired_eks_resources(workspace, replace_cluster=replace_cluster)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wbd.sandbox.terraform_emulation import eks
+from wbd.sandbox.terraform_emulation import database, eks
 from wbd.sandbox.terraform_emulation import file_storage as fs
 from wbd.sandbox.terraform_emulation.environment import emulator_client
 from wbd.sandbox.terraform_emulation.errors import ResourceOperationError
@@ -159,6 +159,7 @@ _PUT: dict[str, Operation] = {
     fs.QUEUE: _put_queue,
     fs.QUEUE_POLICY: _put_queue_policy,
     fs.NOTIFICATION: _put_notification,
+    database.CLUSTER: database.put_cluster,
 }
 _DELETE: dict[str, Operation] = {
     fs.PET: _nothing,
@@ -170,6 +171,7 @@ _DELETE: dict[str, Operation] = {
     fs.QUEUE: _delete_queue,
     fs.QUEUE_POLICY: _delete_queue_policy,
     fs.NOTIFICATION: _delete_notification,
+    database.CLUSTER: database.delete_cluster,
 }
 
 

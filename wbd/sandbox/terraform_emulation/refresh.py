@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from wbd.sandbox.terraform_emulation import database
 from wbd.sandbox.terraform_emulation import file_storage as fs
 from wbd.sandbox.terraform_emulation.environment import emulator_client
 from wbd.sandbox.terraform_emulation.errors import ResourceOperationError
@@ -21,6 +22,7 @@ GONE_CODES = frozenset(
         "ServerSideEncryptionConfigurationNotFoundError",
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
+        *database.GONE_CODES,
     }
 )
 
@@ -153,6 +155,7 @@ _READERS = {
     fs.QUEUE: _queue,
     fs.QUEUE_POLICY: _queue_policy,
     fs.NOTIFICATION: _notification,
+    database.CLUSTER: database.read_cluster,
 }
 
 

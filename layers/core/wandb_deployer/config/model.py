@@ -44,6 +44,7 @@ class DeployerSettings(BaseModel):
     paused: bool = False
     probe: bool = False  # live S3 -> SQS probe after apply
     on_unhealthy: OnUnhealthy = "notify"  # `rollback`: roll back to the last succeeded run (never twice in a row)
+    snapshot_retention_days: int = Field(default=14, ge=1, le=3650)  # the deployer's database snapshots kept this long
 
     @field_validator("module_version", "app_module_version", "terraform_version")
     @classmethod

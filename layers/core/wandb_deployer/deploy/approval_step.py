@@ -40,6 +40,7 @@ def request_approval(request: ApprovalRequest, settings: Settings, timeout_secon
                 "deadline": pending.deadline,
                 "counts": request.counts.model_dump(),
                 "destructive": request.destructive,
+                **({"snapshot": request.snapshot_reasons} if request.snapshot_reasons else {}),
             },
         },
         table=settings.deployments_table,
@@ -57,6 +58,14 @@ def request_approval(request: ApprovalRequest, settings: Settings, timeout_secon
             "deadline": pending.deadline,
             "approve_with": f"wbd approve {request.deployment} --plan {request.plan_sha256}",
             **({"runbook_step": request.runbook_step} if request.runbook_step else {}),
+            **(
+                {
+                    "snapshot": f"a snapshot of database cluster {request.snapshot_cluster} is taken before the apply: "
+                    + "; ".join(request.snapshot_reasons)
+                }
+                if request.snapshot_reasons
+                else {}
+            ),
         },
         sns=client("sns"),
         events=client("events"),

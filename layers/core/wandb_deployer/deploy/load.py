@@ -21,6 +21,7 @@ from wandb_deployer.config.model import DeploymentConfig
 from wandb_deployer.config.parameters import config_from_parameters, read_parameters
 from wandb_deployer.deploy.paths import parameter_name, run_prefix, workspace_key
 from wandb_deployer.errors import VersionChangeRefusedError
+from wandb_deployer.plan.snapshot_decision import version_changes
 from wandb_deployer.runs.config_snapshot import (
     config_changes,
     read_snapshot,
@@ -65,10 +66,10 @@ def _compare_with_applied(
     recorded: dict[str, object],
     settings: Settings,
     dynamodb: Any,
-) -> None:
+) -> list[str]:
     """Record the config (`recorded`: what a rollback to this run needs) and what changed since the last applied one;
     raise VersionChangeRefusedError for an unsafe version change (after recording it, so the run's record shows
-    both)."""
+    both). Returns the risky version keys that changed (a database snapshot is taken before such a run applies)."""
     table = settings.deployments_table
     applied = read_applied(deployment=config.deployment, table=table, dynamodb=dynamodb)
     baseline = (
@@ -105,6 +106,7 @@ def _compare_with_applied(
     if reasons:
         logger.warning("version change refused", reasons=reasons)
         raise VersionChangeRefusedError(config.deployment, reasons)
+    return version_changes(baseline.values if baseline is not None else None, values)
 
 
 def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigResult:
@@ -138,7 +140,7 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         deployment=config.deployment,
         prefix=settings.parameter_prefix,
     )
-    _compare_with_applied(request, config, values, recorded.model_dump(), settings, dynamodb)
+    changed_versions = _compare_with_applied(request, config, values, recorded.model_dump(), settings, dynamodb)
     pointer = publish_bundle(
         build_bundle(rendered),
         bucket=settings.artifacts_bucket,
@@ -184,4 +186,7 @@ def load_and_render(request: LoadConfigInput, settings: Settings) -> LoadConfigR
         ),
         allow_downgrade=config.allow_downgrade,
         on_unhealthy=deployer.on_unhealthy,
+        version_changes=changed_versions,
+        snapshot_retention_days=deployer.snapshot_retention_days,
+        region=deployer.region,
     )

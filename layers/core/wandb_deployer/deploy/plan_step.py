@@ -9,6 +9,7 @@ from wandb_deployer.config.model import ApprovalPolicy, Generation
 from wandb_deployer.deploy.paths import state_key
 from wandb_deployer.errors import DestructiveRemediationRefusedError
 from wandb_deployer.plan.shape import ShapedChange
+from wandb_deployer.plan.snapshot_decision import DatabaseChange, SnapshotDecision, decide_snapshot
 from wandb_deployer.plan.summary import PlanDigest, summarise_plan_with_digest
 from wandb_deployer.runs.desired import AppliedState, read_applied
 from wandb_deployer.settings import Settings
@@ -85,13 +86,33 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
             f"(plan {summary.plan_sha256}); drift_action remediate-safe leaves that to a human"
         )
     runbook_step = _runbook_step(request, summary, digest, settings)
+    snapshot = snapshot_before_apply(request, summary, digest)
     return summary.model_copy(
         update={
             "requires_approval": summary.requires_approval or migration or runbook_step is not None,
             "runbook_step": runbook_step,
+            "snapshot_reasons": snapshot.reasons if snapshot.required else [],
+            "snapshot_cluster": snapshot.clusters[0] if snapshot.required else None,
             **migration_fields,
         }
     )
+
+
+def snapshot_before_apply(request: PlanSummaryInput, summary: PlanSummary, digest: PlanDigest) -> SnapshotDecision:
+    """Whether the run snapshots the database before it applies (the W&B module has one Aurora cluster)."""
+    decision = decide_snapshot(
+        has_changes=summary.has_changes,
+        version_keys=request.version_changes,
+        destructive=[DatabaseChange(address=c.address, type=c.type, action=c.action) for c in digest.destructive],
+        clusters=digest.database_clusters,
+    )
+    if decision.reasons:
+        logger.info(
+            "database snapshot before apply" if decision.required else "risky change without a database to snapshot",
+            reasons=decision.reasons,
+            clusters=decision.clusters,
+        )
+    return decision
 
 
 def _runbook_step(

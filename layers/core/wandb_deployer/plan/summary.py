@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from wandb_deployer.config.model import ApprovalPolicy
 from wandb_deployer.errors import PlanNotFoundError
 from wandb_deployer.plan.destructive import ChangeAction, change_action, data_held_by, is_destructive
+from wandb_deployer.plan.snapshot_decision import SNAPSHOT_CLUSTER_TYPE
 from wandb_deployer.states import ChangeCounts, PlanSummary, S3Pointer
 from wandb_deployer.verification.aws_calls import aws_call
 
@@ -63,6 +64,7 @@ class PlanDigest(BaseModel):
     changes: list[PlannedChange]  # the first `max_listed` changes, in plan order
     changes_truncated: bool
     destructive: list[DestructiveChange]  # every destructive change on data or identity, in plan order
+    database_clusters: list[str] = Field(default_factory=list)  # identifiers of the Aurora clusters that exist
 
     @property
     def destructive_count(self) -> int:
@@ -216,16 +218,32 @@ def changed_attributes(change: Any) -> list[str] | None:
     return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name) or unknown.get(name))
 
 
+def existing_cluster(element: dict[str, Any]) -> str | None:
+    """The identifier of the Aurora cluster an element changes (or leaves as it is), when it exists before the plan:
+    kept by the build as `change.cluster_identifier`, or in a full `terraform show -json` document as
+    `change.before.cluster_identifier`."""
+    change = element.get("change")
+    if element.get("type") != SNAPSHOT_CLUSTER_TYPE or element.get("mode") == "data" or not isinstance(change, dict):
+        return None
+    before = change.get("before")
+    found = change.get("cluster_identifier") or (before.get("cluster_identifier") if isinstance(before, dict) else None)
+    return found if isinstance(found, str) and found else None
+
+
 def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest:
     """Count and classify the changes of a `terraform show -json` document read from `stream`, in one pass."""
     counts = {"create": 0, "update": 0, "delete": 0, "replace": 0}
     changes: list[PlannedChange] = []
     destructive: list[DestructiveChange] = []
     resources = 0
+    clusters: list[str] = []
     for element in PlanReader(stream).resource_changes():
         resources += 1
         if not isinstance(element, dict):
             continue
+        cluster = existing_cluster(element)
+        if cluster is not None and cluster not in clusters:
+            clusters.append(cluster)
         change = element.get("change")
         actions = change.get("actions") if isinstance(change, dict) else None
         action = change_action(actions) if isinstance(actions, list) else None
@@ -245,6 +263,7 @@ def summarise_plan_json(stream: BinaryIO, *, max_listed: int = 50) -> PlanDigest
         changes=changes,
         changes_truncated=sum(counts.values()) > len(changes),
         destructive=destructive,
+        database_clusters=clusters,
     )
 
 

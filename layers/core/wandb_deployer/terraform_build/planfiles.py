@@ -4,7 +4,9 @@ the apply must use (standard library only; tfrunner.py imports it from the same 
 `redact_plan`: `terraform show -json` holds every input value and every attribute value before and after, sensitive
 ones included (`variables`, `prior_state`, `planned_values`, `before`/`after`). The stored `plan.json` keeps what the
 summary, the drift record and a human need: per resource change its address, type and actions, and the names (never
-the values) of the top-level attributes that change; per output its actions.
+the values) of the top-level attributes that change; per output its actions. One value is kept: the
+`cluster_identifier` an `aws_rds_cluster` has before the change (a name, not a secret), which the deployer snapshots
+before a risky apply (plan/snapshot_decision.py).
 
 `pack_dependencies` / `unpack_dependencies`: the provider lock file (`.terraform.lock.hcl`) and the downloaded modules
 (`.terraform/modules/`) of the plan build, as one deterministic zip. The apply build unpacks it and initialises with
@@ -66,7 +68,21 @@ def _element(element: Any) -> dict[str, Any]:
     }
     if isinstance(change.get("replace_paths"), list):
         kept["change"]["replace_paths"] = change["replace_paths"]  # attribute paths, no values
+    identifier = cluster_identifier_before(element)
+    if identifier is not None:
+        kept["change"]["cluster_identifier"] = identifier
     return kept
+
+
+def cluster_identifier_before(element: Any) -> str | None:
+    """The identifier of an existing Aurora cluster (`aws_rds_cluster`, managed) the change starts from; None for any
+    other resource and for a cluster the plan creates."""
+    if not isinstance(element, dict) or element.get("type") != "aws_rds_cluster" or element.get("mode") == "data":
+        return None
+    change = element.get("change")
+    before = change.get("before") if isinstance(change, dict) else None
+    identifier = before.get("cluster_identifier") if isinstance(before, dict) else None
+    return identifier if isinstance(identifier, str) and identifier else None
 
 
 def redact_plan(plan: dict[str, Any]) -> dict[str, Any]:
