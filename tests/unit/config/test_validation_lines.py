@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 KNOWN_SETTINGS = (
     "generation, module_version, app_module_version, terraform_version, region, approval, drift_action, "
-    "health_timeout_seconds, paused, probe, on_unhealthy"
+    "health_timeout_seconds, paused, probe, on_unhealthy, snapshot_retention_days"
 )
 
 
