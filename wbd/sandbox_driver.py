@@ -30,6 +30,7 @@ DRIFT_MACHINE = "DriftStateMachine"
 # The same template with shorter waits for the sandbox (time is compressed on top of these).
 SANDBOX_PARAMETERS = {"SettleSeconds": "10", "HealthRetryIntervalSeconds": "10", "ApprovalTimeoutSeconds": "3600"}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+POLL_SECONDS = 0.2  # a poll is several requests to the emulator, which the runs share; a run takes seconds
 
 
 def demo_license() -> str:
@@ -111,7 +112,7 @@ class SandboxDriver:
                 arn = str(min(fresh, key=lambda e: e["startDate"])["executionArn"])
                 self.seen.add(arn)
                 return arn
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
         raise TimeoutError(f"no new execution of {machine} within {timeout} s")
 
     def wait_until_idle(self, machine: str = DEPLOY_MACHINE, timeout: float = 180.0, quiet: float = 1.0) -> list[str]:
@@ -128,7 +129,7 @@ class SandboxDriver:
                 arns = [str(e["executionArn"]) for e in self.executions(machine)]
                 self.seen.update(arns)
                 return arns
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{machine} still running after {timeout} s")
 
     def wait_for_status(self, execution_arn: str, timeout: float = 180.0) -> dict[str, Any]:
@@ -140,7 +141,7 @@ class SandboxDriver:
             status = self.status(deployment)
             if status.pending_approval is not None:
                 return status
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
         raise TimeoutError(f"{deployment} never waited for approval")
 
     def answer(self, deployment: str, plan_sha256: str, *, approve: bool, reason: str = "") -> None:

@@ -285,7 +285,7 @@ class Sandbox:
                 return described
             if time.monotonic() > deadline:
                 raise ExecutionWaitTimeoutError(f"{execution_arn} still {described['status']} after {timeout} s")
-            time.sleep(0.05)
+            time.sleep(0.1)
 
     @contextmanager
     def stable_environment(self) -> Iterator[None]:
@@ -321,7 +321,7 @@ class Sandbox:
                 raise ExecutionWaitTimeoutError(
                     f"{state_machine_logical_id}: {len(found)} of {count} executions after {timeout} s"
                 )
-            time.sleep(0.05)
+            time.sleep(0.1)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         """GetExecutionHistory, all pages."""

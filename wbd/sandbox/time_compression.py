@@ -37,6 +37,9 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 _SYNC_POLL_SECONDS = 0.5
 _MIN_POLL_SECONDS = 0.01
+# A .sync task's poll is a request to the emulator (CodeBuild's BatchGetBuilds, authorized like any other): compressed
+# to 0.005 s it was a busy loop of 200 requests a second per running build. A build takes seconds; 0.1 s is enough.
+_MIN_SYNC_POLL_SECONDS = 0.1
 REAL_WORK_FLOOR_SECONDS = 60  # real seconds a task running real code keeps (its declared timeout when smaller)
 
 SecondsScaler = Callable[[int], int]
@@ -139,7 +142,7 @@ def install_time_compression(patches: ExitStack, scale: float) -> None:
         patch.object(
             state_task_service_callback,
             "_DELAY_SECONDS_SYNC_CONDITION_CHECK",
-            max(_MIN_POLL_SECONDS, _SYNC_POLL_SECONDS / scale),
+            max(_MIN_SYNC_POLL_SECONDS, _SYNC_POLL_SECONDS / scale),
         )
     )
     patches.enter_context(patch.object(ExecutionState, "_evaluate_with_timeout", evaluate_with_compressed_timeout))
