@@ -73,7 +73,9 @@ def test_burst_of_writes_coalesces_into_at_most_two_runs_one_at_a_time_and_appli
     for (_, first_released), (second_acquired, _) in pairwise(spans):
         assert first_released <= second_acquired, "two runs held the deployment lock at once"
     runs = deployer.runs(deployment)
-    assert runs[0].outcome == "succeeded" and all(run.outcome != "failed" for run in runs)
+    # (the rerun finds nothing to apply when the first run already read the last size: only a deployer setting moved)
+    assert runs[0].outcome in ("succeeded", "no-changes") and all(run.outcome != "failed" for run in runs)
+    assert any(run.outcome == "succeeded" for run in runs)
 
     # and what was applied is the config as it is now in SSM, with the last written values.
     config = load_deployment_config(deployment, prefix=PREFIX, ssm=client("ssm"))
