@@ -126,6 +126,7 @@ def _applied_step(runs: Runs, *, eks: str | None = None, abort: bool = True) -> 
         state, bucket=STATE, key=KEY, s3=boto3.client("s3"), execution_arn=step_arn, table=TABLE, dynamodb=dynamodb
     )
     assert state.state_version is not None and state.state_version.version_id is not None
+    recorded = state.state_version.version_id
     _write_state(NEW_STATE, key_arn)
     mark_applied(
         deployment="demo", fingerprint=step.fingerprint, execution_arn=step_arn, table=TABLE, dynamodb=dynamodb
@@ -140,7 +141,7 @@ def _applied_step(runs: Runs, *, eks: str | None = None, abort: bool = True) -> 
         good_run=good_arn,
         good_fingerprint=good.fingerprint,
         step_run=step_arn,
-        recorded_version=state.state_version.version_id,
+        recorded_version=recorded,
         key_arn=key_arn,
     )
 
