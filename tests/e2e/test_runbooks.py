@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from tests.e2e.conftest import LEGACY_EXAMPLE, OPERATOR_EXAMPLE, REPO
 from tests.e2e.notification_capture import NotificationInbox
 from wandb_deployer.aws_clients import client
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook
+from wbd.cli.main import app
 from wbd.sandbox.terraform_emulation.eks import REPLACE_CLUSTER_FAULT
 from wbd.sandbox_driver import PREFIX, SandboxDriver, running_deployer
 
@@ -176,3 +178,76 @@ def test_legacy_to_operator_migration_runs_with_the_guides_transition_variables(
     assert (license_parameter[0]["Type"], license_parameter[0]["Version"]) == ("SecureString", 1)  # never rewritten
     run = {r.execution_arn: r for r in deployer.runs(deployment)}[migration_run]
     assert run.outcome == "succeeded"
+
+
+def test_an_aborted_runbook_is_restored_to_its_recorded_state_and_runs_through_the_gate(
+    deployer: SandboxDriver, tmp_path: Path
+) -> None:
+    deployment = on_v7(deployer, tmp_path)
+    good = deployer.runs(deployment)[0]
+    request_upgrade(deployer, deployment=deployment, module_version="8.0.0")
+
+    # Step 1 (the module) is approved and applied; step 2's run waits for its approval when the runbook is aborted,
+    # and that run is rejected: nothing holds the deployment.
+    module_run = approve_step(deployer, deployment)
+    pending = deployer.wait_for_approval(deployment, timeout=120).pending_approval
+    assert pending is not None and pending.execution_arn != module_run
+    aborted = CliRunner().invoke(app, ["runbook", deployment, "--abort", "--reason", "e2e"])
+    assert aborted.exit_code == 0, aborted.output
+    deployer.answer(deployment, pending.plan_sha256, approve=False, reason="aborted runbook")
+    deployer.wait_until_idle()
+    state = runbook(deployer, deployment)
+    assert state.status == "aborted" and state.state_version is not None
+    recorded = state.state_version
+    assert recorded.version_id is not None
+    s3 = client("s3")
+    assert recorded.bucket == str(deployer.sandbox.physical("StateBucket"))
+    recorded_body = s3.get_object(Bucket=recorded.bucket, Key=recorded.key, VersionId=recorded.version_id)["Body"]
+    recorded_bytes = recorded_body.read()
+    assert s3.get_object(Bucket=recorded.bucket, Key=recorded.key)["Body"].read() != recorded_bytes  # step 1 applied
+    assert parameter(deployment, "deployer/module_version") == "8.0.0"
+    executions = len(deployer.executions())
+
+    # The operator restores it (wbd, the sandbox's admin credentials): the state and the config of the good run are
+    # back, the deployment is paused and no run starts.
+    restored = CliRunner().invoke(app, ["runbook", deployment, "--restore", "--yes"])
+    assert restored.exit_code == 0, restored.output
+    assert f"wbd resume {deployment}" in restored.stdout
+    current = s3.get_object(Bucket=recorded.bucket, Key=recorded.key)
+    assert current["Body"].read() == recorded_bytes
+    assert (current["ServerSideEncryption"], current["VersionId"] != recorded.version_id) == ("aws:kms", True)
+    state = runbook(deployer, deployment)
+    assert state.status == "restored" and state.restore is not None
+    assert (state.restore.restored_version_id, state.restore.new_version_id) == (
+        recorded.version_id,
+        current["VersionId"],
+    )
+    assert state.restore.target_run == good.execution_name
+    assert parameter(deployment, "deployer/module_version") == "7.18.2"
+    assert parameter(deployment, "infra/preserve_aws_auth_configmap") is None
+    assert parameter(deployment, "infra/kubernetes_legacy_cluster_creator_admin") is None
+    assert parameter(deployment, "deployer/paused") == "true"
+    deployer.wait_until_idle()
+    assert len(deployer.executions()) == executions  # paused: the restore's writes started nothing
+
+    # Resumed, the run validates, plans against the restored state and passes the approval gate as the policy says.
+    resumed = CliRunner().invoke(app, ["resume", deployment])
+    assert resumed.exit_code == 0, resumed.output
+    deployer.wait_for_new_execution()
+    deployer.wait_until_idle()
+    last = deployer.runs(deployment)[0]
+    # The guide's check after pushing the saved state back: "the plan should be empty" (the 8.0.0 state would not
+    # be, against this config); policy `destructive` lets an empty plan through without a human.
+    assert (last.outcome, last.details.get("changes")) == ("no-changes", []), last
+    assert last.fingerprint == good.fingerprint  # exactly the good run's config
+    applied = deployer.status(deployment).applied
+    assert applied is not None and applied.execution_arn == good.execution_arn  # what the restored state holds
+    assert parameter(deployment, "deployer/module_version") == "7.18.2"
+
+    # Every step and the restore are in the history and the runbook's record.
+    by_arn = {run.execution_arn: run for run in deployer.runs(deployment)}
+    assert by_arn[module_run].outcome == "succeeded"
+    assert by_arn[pending.execution_arn].outcome == "rejected"
+    state = runbook(deployer, deployment)
+    assert [(s.name, s.status) for s in state.steps] == [("module", "succeeded"), ("retire-aws-auth", "running")]
+    assert state.steps[0].execution_arn == module_run

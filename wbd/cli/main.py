@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from wbd.cli import checks_cmd, config_cmd, rollback_cmd, runbook_cmd, runs_cmd, sandbox_cmd
+from wbd.cli import checks_cmd, config_cmd, pause_cmd, rollback_cmd, runbook_cmd, runs_cmd, sandbox_cmd
 
 app = typer.Typer(
     name="wbd",
@@ -50,6 +50,7 @@ runs_cmd.register(app)
 checks_cmd.register(app)
 runbook_cmd.register(app)
 rollback_cmd.register(app)
+pause_cmd.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

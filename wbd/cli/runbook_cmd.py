@@ -1,8 +1,10 @@
 """`wbd runbook` and `wbd upgrade --plan`: a major transition's runbook before it starts, while it runs, after it
-stopped; aborting it; and the rollback to the state version recorded before its first apply (printed, see below)."""
+stopped; aborting it; and restoring the state version recorded before its first apply with the configuration of the
+last good run (`--restore`, see `wandb_deployer.upgrade.runbook_restore`), with the operator's own credentials."""
 
 from __future__ import annotations
 
+import getpass
 import shlex
 from typing import Annotated
 
@@ -13,17 +15,19 @@ from rich.table import Table
 from rich.text import Text
 
 from wandb_deployer.config.parameters import load_deployment_config
-from wandb_deployer.errors import InvalidConfigError, UpgradeRejectedError
+from wandb_deployer.errors import InvalidConfigError, RunbookRestoreRefusedError, UpgradeRejectedError
 from wandb_deployer.upgrade.guards import UpgradeRequest, evaluate_upgrade
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook, save_runbook
+from wandb_deployer.upgrade.runbook_restore import RestorePlan, apply_restore, plan_restore
 from wandb_deployer.upgrade.runbooks import Runbook, license_staging, runbook_for
 from wbd.cli.aws import client, current
-from wbd.cli.command import Outcome, command
+from wbd.cli.command import Outcome, command, err
+from wbd.cli.config_cmd import diff_table
 from wbd.cli.deployments import require_deployment
 from wbd.cli.errors import CliError, ExitCode
 
 DeploymentArgument = Annotated[str, typer.Argument(help="Deployment name.", show_default=False)]
-_STYLE = {"succeeded": "green", "running": "cyan", "stopped": "red", "pending": "dim"}
+_STYLE = {"succeeded": "green", "running": "cyan", "stopped": "red", "pending": "dim", "restored": "yellow"}
 
 
 def runbook_view(runbook: Runbook, state: RunbookState | None = None) -> RenderableType:
@@ -61,56 +65,106 @@ def runbook_view(runbook: Runbook, state: RunbookState | None = None) -> Rendera
         parts.append(
             Text(f"state before the first apply: s3://{version.bucket}/{version.key} version {version.version_id}")
         )
+    if state is not None and state.restore is not None:
+        restore = state.restore
+        parts.append(
+            Text(
+                f"restored by {restore.by} at {restore.at}: state version {restore.restored_version_id} copied back "
+                f"(new version {restore.new_version_id}), config of run {restore.target_run} (module "
+                f"{restore.module_version}) written back"
+            )
+        )
     for note in runbook.notes:
         parts.append(Text(f"  note: {note}"))
     return Group(*parts)
 
 
 def rollback_procedure(state: RunbookState) -> list[str]:
-    """The guide's rollback ("push the saved state back"), as commands for this deployment's state object.
-
-    Printed, not run: putting an older state version back is only safe with no run and no Terraform lock on the
-    deployment, and the configuration must go back to the old module in the same breath, which the deployer's guards
-    refuse (a module major never goes back); the guide also wants a human to read the plan afterwards (empty)."""
+    """The guide's rollback ("push the saved state back"): `wbd runbook --restore` does the state and the config;
+    what it does not do (the guide's state move of the aws-auth ConfigMap) is printed for the operator."""
     version = state.state_version
-    if version is None:
+    name = state.deployment
+    if state.status == "restored":
+        lines = [
+            f"1. read the config written back (wbd config show {name}) and resume: wbd resume {name}",
+            f"2. the run that starts plans against the restored state and waits as deployer/approval says "
+            f"(wbd watch {name}; wbd approve {name})",
+        ]
+    elif version is None:
         return ["no state version was recorded: the runbook never reached an apply; nothing to roll back"]
-    if version.version_id is None:
+    elif version.version_id is None:
         return [f"s3://{version.bucket}/{version.key} did not exist before the runbook: there is no earlier state"]
-    source = shlex.quote(f"{version.bucket}/{version.key}?versionId={version.version_id}")
-    bucket, key = shlex.quote(version.bucket), shlex.quote(version.key)
-    lines = [
-        f"1. make sure nothing runs: wbd status {state.deployment} (reject a pending approval: wbd reject "
-        f"{state.deployment})",
-        f"2. put the state of {version.recorded_at} back (a new current version; the newer ones stay):",
-        f"   aws s3api copy-object --bucket {bucket} --key {key} --copy-source {source}",
-        f"3. with the module at {state.runbook.from_module_version} (docs: `git checkout <commit-before> -- "
-        "modules/app_eks versions.tf outputs.tf`), `terraform init -upgrade && terraform plan`: the plan should be "
-        "empty",
-    ]
+    else:
+        source = shlex.quote(f"{version.bucket}/{version.key}?versionId={version.version_id}")
+        lines = [
+            f"1. restore the state of {version.recorded_at} ({source}) and the config of the last good run: "
+            f"wbd runbook {name} --restore (it pauses {name}; it refuses while a run or a Terraform lock holds it)",
+            f"2. read the config written back (wbd config show {name}) and resume: wbd resume {name}; the run plans "
+            "against the restored state (the guide expects an empty plan) and waits as deployer/approval says",
+        ]
     if state.runbook.transition == "v7-to-v8" and state.steps[0].status == "succeeded":
         lines.append(
-            "4. the module step adopted the aws-auth ConfigMap; hand it back to v17 (guide, Rollback): terraform state "
-            "mv 'module.wandb_infra.module.app_eks.kubernetes_config_map.aws_auth_legacy[0]' "
+            f"{len(lines) + 1}. not done by wbd: the module step adopted the aws-auth ConfigMap; hand it back to v17 "
+            "(guide, Rollback): terraform state mv "
+            "'module.wandb_infra.module.app_eks.kubernetes_config_map.aws_auth_legacy[0]' "
             "'module.wandb_infra.module.app_eks.module.eks.kubernetes_config_map.aws_auth[0]'"
         )
     return lines
+
+
+def _restore(state: RunbookState, *, yes: bool) -> RunbookState:
+    """Check, confirm, restore (see `wandb_deployer.upgrade.runbook_restore`); CliError (exit 1) on a refusal."""
+    context = current()
+    table, who = context.directory.deployments_table, getpass.getuser()
+    clients = {name: client(name) for name in ("ssm", "s3", "dynamodb")} | {"sfn": client("stepfunctions")}
+    try:
+        plan: RestorePlan = plan_restore(state, prefix=context.prefix, table=table, who=who, **clients)
+    except RunbookRestoreRefusedError as exc:
+        raise CliError([f"refused: {exc}"], ExitCode.NEGATIVE) from exc
+    version = plan.version
+    err.print(
+        f"restoring {state.deployment}: s3://{version.bucket}/{version.key} back to version {plan.version_id} "
+        f"(recorded {version.recorded_at}), the config of run {plan.target.execution_name} "
+        f"(module {state.runbook.from_module_version}); {state.deployment} is paused first",
+        markup=False,
+    )
+    err.print(diff_table(plan.rollback.diff, prune=True))
+    if not yes and not typer.confirm("Restore?", default=False):
+        raise CliError("aborted: nothing changed", ExitCode.NEGATIVE)
+    try:
+        return apply_restore(plan, prefix=context.prefix, table=table, who=who, **clients)
+    except RunbookRestoreRefusedError as exc:
+        raise CliError([f"refused: {exc}"], ExitCode.NEGATIVE) from exc
 
 
 def runbook(
     deployment: DeploymentArgument,
     abort: Annotated[bool, typer.Option("--abort", help="Stop the runbook: no further step starts.")] = False,
     reason: Annotated[str, typer.Option(help="Why it is aborted (recorded).")] = "aborted by an operator",
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help="Put the state version recorded before the first apply back, with the config of the last good run "
+            "(a stopped or aborted runbook; pauses the deployment; resume it with `wbd resume`).",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Restore without asking for confirmation.")] = False,
 ) -> Outcome:
     """The deployment's runbook: its steps, where it stands, what each step's run found, the state version recorded
     before its first apply and how to roll back to it. --abort stops it (a run in flight finishes; reject its
-    approval to stop it too)."""
+    approval to stop it too). --restore puts the recorded state version and the last good run's config back with
+    your credentials; the deployment stays paused until you resume it."""
     require_deployment(deployment, history_ok=True)
     context = current()
     table, dynamodb = context.directory.deployments_table, client("dynamodb")
     state = read_runbook(deployment=deployment, table=table, dynamodb=dynamodb)
     if state is None:
         raise CliError(f"{deployment} has no runbook (wbd upgrade {deployment} --plan shows one)", ExitCode.NEGATIVE)
+    if abort and restore:
+        raise CliError("--abort and --restore: abort first, then restore", ExitCode.USAGE)
+    if restore:
+        state = _restore(state, yes=yes)
     if abort:
         if state.status != "running":
             raise CliError(f"the runbook of {deployment} is {state.status}, not running", ExitCode.NEGATIVE)
@@ -124,7 +178,8 @@ def runbook(
     def show(console: Console) -> None:
         console.print(runbook_view(state.runbook, state))
         if procedure:
-            console.print(Text("rollback (printed, not run by wbd):", style="bold"))
+            title = "next (the deployment stays paused until you resume it):" if restore else "rollback:"
+            console.print(Text(title, style="bold"))
             console.print("\n".join(procedure), markup=False)
 
     return Outcome(data={**state.model_dump(mode="json"), "rollback": procedure}, show=show)

@@ -117,6 +117,12 @@ class RunbookStagingError(DeployerError):
     place; nothing was written."""
 
 
+class RunbookRestoreRefusedError(DeployerError):
+    """`wbd runbook --restore` cannot put the runbook's recorded state back (the runbook runs or completed, nothing
+    was recorded, a run or a Terraform lock holds the deployment, an EKS step applied, the guards refuse the
+    config); nothing was changed."""
+
+
 class RollbackUnavailableError(DeployerError):
     """There is nothing to roll back to: no succeeded run with a recorded config (or not the one named), or a secret
     version it references is gone from SSM."""

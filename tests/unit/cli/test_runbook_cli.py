@@ -103,7 +103,7 @@ def test_status_shows_the_runbooks_position_and_next_step(runner: CliRunner, on_
     assert report["runbook"]["status"] == "running" and report["runbook"]["current"] == 0
 
 
-def test_abort_stops_the_runbook_and_prints_the_rollback_to_the_recorded_version(
+def test_abort_stops_the_runbook_and_names_the_restore_of_the_recorded_version(
     runner: CliRunner, on_v7: Deployer
 ) -> None:
     started(on_v7)
@@ -123,10 +123,11 @@ def test_abort_stops_the_runbook_and_prints_the_rollback_to_the_recorded_version
     assert result.exit_code == 0, result.output
     aborted = read_runbook(deployment="demo", table=TABLE, dynamodb=on_v7.dynamodb)
     assert aborted is not None and aborted.status == "aborted" and aborted.reason == "step 1/2 module: capacity"
+    text = " ".join(result.stdout.split())
     assert (
-        "aws s3api copy-object --bucket state --key deployments/demo/terraform.tfstate "
-        "--copy-source 'state/deployments/demo/terraform.tfstate?versionId=v1-abc'"
-    ) in result.stdout
+        "1. restore the state of t ('state/deployments/demo/terraform.tfstate?versionId=v1-abc') and the config of "
+        "the last good run: wbd runbook demo --restore"
+    ) in text
     again = runner.invoke(app, ["runbook", "demo", "--abort"])
     assert again.exit_code == 1 and "is aborted, not running" in again.stderr
     # an aborted runbook lets the next request through

@@ -13,6 +13,10 @@ refused with the guards' reasons and nothing is written. A secret is rewritten o
 the target run: the value of the recorded version is read from SSM's parameter history and written as a new version.
 The automatic rollback (deployer/on_unhealthy) never reads a secret: when one changed since the target run it does not
 start, and names the `wbd rollback` command that does it with the operator's own credentials.
+
+One exception to "never a module major", for `wbd runbook --restore` only (`RestoreAllowance`): the Terraform state is
+put back to the version recorded before a runbook's first apply, so the config goes back to exactly the module
+release (and generation) the runbook started from, and to nothing else; EKS and every other guard still hold.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wandb_deployer.config.model import DeploymentConfig
+from wandb_deployer.config.model import DeploymentConfig, Generation
 from wandb_deployer.config.parameters import (
     ALLOW_DOWNGRADE_KEY,
     DesiredParameter,
@@ -48,6 +52,21 @@ logger = Logger(child=True)
 
 RUN_DEPTH = 50  # how far back a rollback looks for a succeeded run
 _GONE = frozenset({"ParameterVersionNotFound", "ParameterNotFound"})
+PAUSED_KEY = "deployer/paused"
+
+
+class RestoreAllowance(BaseModel):
+    """A runbook's state restore: the state is what the runbook started from, so the config may return to exactly
+    that module release and generation (a major downgrade the guards otherwise refuse). The pause the restore set
+    (`deployer/paused`) is left as SSM holds it: the operator resumes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    module_version: str
+    generation: Generation
+    # What the infrastructure last applied (`<section>/<key>` -> value, its config snapshot): the guards compare the
+    # target with it, not with SSM, which may hold a step's change that never applied (a rejected EKS step).
+    applied_values: dict[str, str] | None = None
 
 
 class SecretReference(BaseModel):
@@ -173,6 +192,25 @@ def _config_or_none(
         return None  # SSM holds an invalid config (the failed change): the deploy run's own guards still hold
 
 
+def _guard_baseline(
+    held: DeploymentConfig, target: DeploymentConfig, restoring: RestoreAllowance | None
+) -> dict[str, str]:
+    """What the guards compare the target with: SSM's config, or (restoring) what was applied, with the module
+    release and generation of the target when they are exactly the runbook's from-version."""
+    values = snapshot_values(held)
+    if restoring is None:
+        return values
+    if restoring.applied_values is not None:
+        values = dict(restoring.applied_values)
+    if (target.deployer.module_version, target.deployer.generation) == (
+        restoring.module_version,
+        restoring.generation,
+    ):  # the state goes back to that release too: compare the other versions only
+        values["deployer/module_version"] = restoring.module_version
+        values["deployer/generation"] = restoring.generation
+    return values
+
+
 def plan_rollback(
     target: RunRecord,
     *,
@@ -183,10 +221,11 @@ def plan_rollback(
     who: str,
     now: datetime | None = None,
     read_secrets: bool = True,
+    restoring: RestoreAllowance | None = None,
 ) -> RollbackPlan:
     """What rolling back to `target` writes; RollbackRefusedError when the guards refuse it (nothing is written),
     RollbackUnavailableError when its config cannot be rebuilt, or (`read_secrets` False: the automatic rollback,
-    whose role may not read them) when a secret changed since the target run."""
+    whose role may not read them) when a secret changed since the target run. `restoring`: see RestoreAllowance."""
     deployment, name = target.deployment, target.execution_name
     recorded = run_config(target)
     if recorded is None:
@@ -199,8 +238,12 @@ def plan_rollback(
     references = {reference.key: reference for reference in recorded.references}
     desired: dict[str, DesiredParameter] = {}
     kept = {f"{base}/deployer/{ALLOW_DOWNGRADE_KEY}"}
+    if restoring is not None:
+        kept.add(f"{base}/{PAUSED_KEY}")
     for key, value in sorted(snapshot.values.items()):
         parameter_name = f"{base}/{key}"
+        if parameter_name in kept:
+            continue
         if not value.startswith(DIGEST_PREFIX):
             kind: ParameterType = "StringList" if snapshot.types.get(key) == "StringList" else "String"
             desired[parameter_name] = DesiredParameter(type=kind, value=value)
@@ -229,7 +272,7 @@ def plan_rollback(
     held_config = _config_or_none(deployment, current, prefix)
     downgrade = False
     if held_config is not None:
-        held_values = snapshot_values(held_config)
+        held_values = _guard_baseline(held_config, target_config, restoring)
         if guard_config_change(held_values, target_config, allow_downgrade=False):
             remaining = guard_config_change(held_values, target_config, allow_downgrade=True)
             if remaining:

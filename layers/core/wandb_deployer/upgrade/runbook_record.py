@@ -1,8 +1,9 @@
 """A deployment's runbook in the deployments table (`sk = RUNBOOK`): the runbook, where it stands, what each step's
 run did, and the Terraform state's S3 version recorded before its first apply.
 
-One runbook per deployment at a time; a finished one (completed, stopped, aborted) stays readable until the next
-request replaces it. Every update is conditional on the revision read, so two writers never lose each other's update.
+One runbook per deployment at a time; a finished one (completed, stopped, aborted, restored) stays readable until the
+next request replaces it. Every update is conditional on the revision read, so two writers never lose each other's
+update.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from wandb_deployer.upgrade.runbooks import Runbook, RunbookStep
 logger = Logger(child=True)
 
 RUNBOOK_SK = "RUNBOOK"
-RunbookStatus = Literal["running", "stopped", "completed", "aborted"]
+RunbookStatus = Literal["running", "stopped", "completed", "aborted", "restored"]
 StepStatus = Literal["pending", "running", "succeeded", "stopped"]
 
 
@@ -35,6 +36,22 @@ class StateVersion(BaseModel):
     version_id: str | None  # None: no state object existed (nothing to roll back to but an empty state)
     recorded_at: str
     execution_arn: str
+
+
+class RestoreRecord(BaseModel):
+    """What `wbd runbook --restore` did: the state version it copied back, the version that copy made, and the run
+    whose config it wrote back to SSM."""
+
+    model_config = ConfigDict(frozen=True)
+
+    restored_version_id: str  # the state version recorded before the first apply
+    new_version_id: str | None  # the state object's version the copy wrote (None: the bucket gave none)
+    previous_version_id: str | None  # the state object's version the copy replaced (kept in the bucket)
+    target_run: str  # the execution name whose config was written back
+    module_version: str
+    by: str
+    at: str
+    was_paused: bool = False  # deployer/paused was already true before the restore paused it
 
 
 class StepRecord(BaseModel):
@@ -67,6 +84,7 @@ class RunbookState(BaseModel):
     updated_at: str
     state_version: StateVersion | None = None
     reason: str | None = None  # why it stopped or was aborted
+    restore: RestoreRecord | None = None  # set when `wbd runbook --restore` put the state back
     revision: int = 0
 
     @property
