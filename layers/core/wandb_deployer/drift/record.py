@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from wandb_deployer.errors import TransientAwsError
 from wandb_deployer.runs import (
     aws_failure,
-    from_item,
     is_condition_failure,
     iso,
     item_key,
+    read_item,
     scrub_secrets,
     to_item,
     utc_now,
@@ -71,12 +71,8 @@ def drift_fingerprint(resource_drift: Sequence[Mapping[str, Any]], findings: Seq
 
 
 def read_drift(*, deployment: str, table: str, dynamodb: Any) -> DriftState | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, DRIFT_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem drift") from exc
-    item = response.get("Item")
-    return DriftState.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=DRIFT_SK, table=table, dynamodb=dynamodb, what="drift")
+    return DriftState.model_validate(item) if item else None
 
 
 def drift_transition(previous: DriftState | None, fingerprint: str | None) -> DriftTransition:

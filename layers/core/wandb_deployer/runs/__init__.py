@@ -129,6 +129,17 @@ def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {key: from_attribute(value) for key, value in item.items()}
 
 
+def read_item(*, deployment: str, sk: str, table: str, dynamodb: Any, what: str) -> dict[str, Any] | None:
+    """The deployment's item `sk`, read strongly consistent, as plain values; None when there is none. A failed read
+    raises the deployer's exception for `GetItem <what>`."""
+    try:
+        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, sk), ConsistentRead=True)
+    except ClientError as exc:
+        raise aws_failure(exc, operation=f"GetItem {what}") from exc
+    item = response.get("Item")
+    return from_item(item) if item else None
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

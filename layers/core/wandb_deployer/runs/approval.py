@@ -19,10 +19,10 @@ from wandb_deployer.runs import (
     aws_failure,
     epoch,
     error_code,
-    from_item,
     is_condition_failure,
     iso,
     item_key,
+    read_item,
     scrub_secrets,
     to_item,
     utc_now,
@@ -100,14 +100,10 @@ def load_pending_approval(
     *, deployment: str, table: str, dynamodb: Any, now: datetime | None = None
 ) -> PendingApproval | None:
     """The deployment's pending approval, or None when there is none or it expired (TTL deletes lazily)."""
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, APPROVAL_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem approval") from exc
-    item = response.get("Item")
+    item = read_item(deployment=deployment, sk=APPROVAL_SK, table=table, dynamodb=dynamodb, what="approval")
     if not item:
         return None
-    pending = PendingApproval.model_validate(from_item(item))
+    pending = PendingApproval.model_validate(item)
     return None if pending.is_expired(now) else pending
 
 

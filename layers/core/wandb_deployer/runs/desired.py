@@ -26,10 +26,10 @@ from wandb_deployer.config.model import ApprovalPolicy, Generation
 from wandb_deployer.errors import DeploymentLockedError
 from wandb_deployer.runs import (
     aws_failure,
-    from_item,
     is_condition_failure,
     iso,
     item_key,
+    read_item,
     to_item,
     utc_now,
 )
@@ -114,12 +114,8 @@ def record_desired_change(
 
 
 def read_desired(*, deployment: str, table: str, dynamodb: Any) -> DesiredState:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, DESIRED_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem desired") from exc
-    item = response.get("Item")
-    return DesiredState.model_validate(from_item(item)) if item else DesiredState()
+    item = read_item(deployment=deployment, sk=DESIRED_SK, table=table, dynamodb=dynamodb, what="desired")
+    return DesiredState.model_validate(item) if item else DesiredState()
 
 
 def current_desired_generation(*, deployment: str, table: str, dynamodb: Any) -> int:
@@ -190,12 +186,8 @@ def _clear_pending(deployment: str, generation: int, table: str, dynamodb: Any) 
 
 
 def read_applied(*, deployment: str, table: str, dynamodb: Any) -> AppliedState | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, APPLIED_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem applied") from exc
-    item = response.get("Item")
-    return AppliedState.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=APPLIED_SK, table=table, dynamodb=dynamodb, what="applied")
+    return AppliedState.model_validate(item) if item else None
 
 
 def execution_name(deployment: str, trigger: str, now: datetime | None = None) -> str:

@@ -25,6 +25,7 @@ from wandb_deployer.runs import (
     iso,
     item_key,
     parse_iso,
+    read_item,
     scrub_secrets,
     to_attribute,
     to_item,
@@ -184,12 +185,8 @@ def read_run(
     )
     if sort_key is None:
         return None
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, sort_key), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem run") from exc
-    item = response.get("Item")
-    return RunRecord.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=sort_key, table=table, dynamodb=dynamodb, what="run")
+    return RunRecord.model_validate(item) if item else None
 
 
 def find_runs(*, deployment: str, name: str, table: str, dynamodb: Any, depth: int = 200) -> list[RunRecord]:

@@ -26,6 +26,7 @@ from wandb_deployer.runs import (
     iso,
     item_key,
     parse_iso,
+    read_item,
     to_item,
     utc_now,
 )
@@ -84,12 +85,8 @@ def execution_exists(execution_arn: str, *, sfn: Any) -> bool:
 
 
 def read_lock(*, deployment: str, table: str, dynamodb: Any) -> LockState | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, LOCK_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem lock") from exc
-    item = response.get("Item")
-    return LockState.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=LOCK_SK, table=table, dynamodb=dynamodb, what="lock")
+    return LockState.model_validate(item) if item else None
 
 
 def _lock_item(

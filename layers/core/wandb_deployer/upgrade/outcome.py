@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from wandb_deployer.runs import aws_failure, from_item, iso, item_key, scrub_secrets, to_item, utc_now
+from wandb_deployer.runs import aws_failure, iso, item_key, read_item, scrub_secrets, to_item, utc_now
 from wandb_deployer.upgrade.guards import ParameterWrite
 
 logger = Logger(child=True)
@@ -71,9 +71,5 @@ def record_upgrade_outcome(
 
 
 def read_upgrade_outcome(*, deployment: str, table: str, dynamodb: Any) -> UpgradeOutcome | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, UPGRADE_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem upgrade outcome") from exc
-    item = response.get("Item")
-    return UpgradeOutcome.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=UPGRADE_SK, table=table, dynamodb=dynamodb, what="upgrade outcome")
+    return UpgradeOutcome.model_validate(item) if item else None
