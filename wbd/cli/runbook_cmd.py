@@ -104,8 +104,9 @@ def rollback_procedure(state: RunbookState) -> list[str]:
         ]
     if state.runbook.transition == "v7-to-v8" and state.steps[0].status == "succeeded":
         lines.append(
-            f"{len(lines) + 1}. not done by wbd: the module step adopted the aws-auth ConfigMap; hand it back to v17 "
-            "(guide, Rollback): terraform state mv "
+            f"{len(lines) + 1}. the aws-auth ConfigMap the module step adopted: the restored state is the one from "
+            "before that step, with the ConfigMap at v17's address, so nothing to move; only to go back to v17 while "
+            "keeping the state the module step wrote, hand it back first (guide, Rollback): terraform state mv "
             "'module.wandb_infra.module.app_eks.kubernetes_config_map.aws_auth_legacy[0]' "
             "'module.wandb_infra.module.app_eks.module.eks.kubernetes_config_map.aws_auth[0]'"
         )
