@@ -1,6 +1,6 @@
 """`wbd config push` and the versions SSM holds: warn when the file is behind SSM (an upgrade happened since the file
 was written), and refuse what the upgrade guards refuse (a downgrade without --force, EKS or a module major backwards,
-EKS more than one minor step). The deploy workflow applies the same guards to every change; this only says it early.
+EKS more than one minor step, a module major across a documented transition: that is `wbd upgrade`'s runbook). The deploy workflow applies the same guards to every change; this only says it early.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.errors import InvalidConfigError, UnknownDeploymentError
 from wandb_deployer.runs.config_snapshot import snapshot_values
 from wandb_deployer.upgrade.guards import guard_config_change, parse_version
+from wandb_deployer.upgrade.runbooks import transition_by_hand
 from wbd.cli.errors import CliError, ExitCode
 
 VERSION_KEYS = (
@@ -61,6 +62,9 @@ def guard_push(config: DeploymentConfig, *, prefix: str, ssm: Any, exists: bool,
     if held is None:
         return False
     values = snapshot_values(held)
+    by_hand = transition_by_hand(values, config)
+    if by_hand:  # --force is for downgrades; a documented transition runs as its runbook
+        raise CliError([f"refused: {by_hand}", "nothing written"], ExitCode.USAGE)
     reasons = guard_config_change(values, config, allow_downgrade=False)
     if not reasons:
         return False

@@ -260,3 +260,26 @@ def test_render_an_invalid_file(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "infra/nope: unknown input" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_push_refuses_a_module_major_across_a_documented_transition(
+    runner: CliRunner, aws_ssm: Any, license_file: Path, tmp_path: Path
+) -> None:
+    """SSM holds 7.18.2; a file at 8.0.0 would skip the v8 guide's runbook: refused, --force or not, nothing written."""
+    text = (REPO / "examples" / "operator.yaml").read_text()
+    old = tmp_path / "v7.yaml"
+    old.write_text(
+        text.replace('module_version: "8.0.0"', 'module_version: "7.18.2"').replace(
+            "  kubernetes_legacy_cluster_creator_admin: false", "  # (not an input of 7.18.2)"
+        )
+    )
+    first = runner.invoke(app, ["config", "push", str(old), "--license-file", str(license_file), "--yes"])
+    assert first.exit_code == 0, first.output
+    before = versions_under(aws_ssm, "/wandb-deployer/demo")
+
+    for force in ([], ["--force"]):
+        result = runner.invoke(app, ["config", "push", OPERATOR, "--license-file", str(license_file), "--yes", *force])
+        assert result.exit_code == 2, result.output
+        assert "crosses the v7-to-v8 transition" in result.stderr
+        assert "wbd upgrade demo --module-version 8.0.0" in " ".join(result.stderr.split())
+        assert versions_under(aws_ssm, "/wandb-deployer/demo") == before

@@ -12,9 +12,13 @@ import pytest
 
 from tests.conftest import REPO
 from tests.unit.handlers.conftest import LICENSE, FakeContext, load_handler, push
+from wandb_deployer.config.parameters import load_deployment_config
 from wandb_deployer.errors import VersionChangeRefusedError
 from wandb_deployer.runs.desired import mark_applied
 from wandb_deployer.runs.history import read_run, record_run_event
+from wandb_deployer.upgrade.guards import UpgradeRequest
+from wandb_deployer.upgrade.runbook_record import new_runbook_state, save_runbook
+from wandb_deployer.upgrade.runbooks import runbook_for
 
 pytestmark = pytest.mark.unit
 
@@ -144,3 +148,39 @@ def test_deployer_allow_downgrade_grants_one_applied_downgrade(deployer: dict[st
     # and allowed again by a new value.
     put("deployer/allow_downgrade", "forced by alice at 2026-05-01T13:00:00Z")
     runs.load()
+
+
+def test_a_module_major_across_a_documented_transition_runs_only_as_its_runbook(deployer: dict[str, Any]) -> None:
+    """7.x -> 8.x by hand (a push, an SSM edit) would apply without `preserve_aws_auth_configmap` and without the
+    guide's plan rules: refused, naming `wbd upgrade`; the same change written by a running runbook's step runs."""
+    push(REPO / "examples" / "operator.yaml")
+    put("deployer/module_version", "7.18.2")
+    boto3.client("ssm").delete_parameter(Name="/wandb-deployer/demo/infra/kubernetes_legacy_cluster_creator_admin")
+    runs = Runs()
+    name, result = runs.load()
+    runs.applied(name, result)
+
+    put("deployer/module_version", "8.0.0")
+    put("infra/kubernetes_legacy_cluster_creator_admin", "true")
+    with pytest.raises(VersionChangeRefusedError) as refused:
+        runs.load()
+    assert refused.value.reasons == [
+        "deployer/module_version: 7.18.2 -> 8.0.0 crosses the v7-to-v8 transition, which W&B documents as a runbook "
+        "(docs/v8-upgrade-guide.md (wandb/terraform-aws-wandb v8.0.0)): request it with `wbd upgrade demo "
+        "--module-version 8.0.0` (its steps, plan rules and approvals), or set deployer/module_version back to 7.18.2"
+    ]
+
+    current = load_deployment_config("demo", prefix="/wandb-deployer", ssm=boto3.client("ssm"), with_secrets=False)
+    found = runbook_for(
+        UpgradeRequest(deployment="demo", module_version="8.0.0"),
+        current.model_copy(
+            update={
+                "deployer": current.deployer.model_copy(update={"module_version": "7.18.2"}),
+                "infra": {k: v for k, v in current.infra.items() if k != "kubernetes_legacy_cluster_creator_admin"},
+            }
+        ),
+    )
+    assert found is not None
+    save_runbook(new_runbook_state(found, requested_by="alice", request_id=None), table="deployments",
+                 dynamodb=boto3.client("dynamodb"))  # fmt: skip
+    runs.load()  # the runbook's step: not refused

@@ -35,6 +35,8 @@ from wandb_deployer.runs.rollback import recorded_config
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import LoadConfigInput, LoadConfigResult
 from wandb_deployer.upgrade.guards import guard_config_change
+from wandb_deployer.upgrade.runbook_record import read_runbook
+from wandb_deployer.upgrade.runbooks import transition_by_hand
 from wandb_deployer.verification.load_balancer import wandb_fqdn
 from wandb_deployer.verification.queue_use import wandb_reads_queue
 from wandb_deployer.verification.wiring import expects_queue
@@ -83,6 +85,11 @@ def _compare_with_applied(
         if request.check_versions and baseline is not None
         else []
     )
+    if request.check_versions and baseline is not None:
+        by_hand = transition_by_hand(baseline.values, config)
+        running = read_runbook(deployment=config.deployment, table=table, dynamodb=dynamodb) if by_hand else None
+        if by_hand and (running is None or running.status != "running"):  # a runbook's steps cross it on purpose
+            reasons.append(by_hand)
     if request.execution_arn is not None:
         details: dict[str, object] = {
             "changes_since": _changes_since(applied, baseline is not None),

@@ -26,6 +26,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -168,6 +169,35 @@ def crosses_transition(request: UpgradeRequest, current: DeploymentConfig) -> Tr
 
 
 _OPERATOR_MAJORS: dict[tuple[int, int], Transition] = {(4, 5): "v4-to-v5", (6, 7): "v6-to-v7", (7, 8): "v7-to-v8"}
+_GUIDES: dict[Transition, str] = {
+    "v4-to-v5": data.V5_NOTES,
+    "v6-to-v7": data.V7_NOTES,
+    "v7-to-v8": data.V8_GUIDE,
+    "legacy-to-operator": data.OPERATOR_GUIDE,
+}
+
+
+def transition_by_hand(applied: Mapping[str, str], desired: DeploymentConfig) -> str | None:
+    """Why a desired config that moves the module across a documented major transition (a push, an SSM edit) must
+    not run as one ordinary run: that transition is the guide's runbook (7.x -> 8.x without
+    `preserve_aws_auth_configmap` destroys the aws-auth ConfigMap, and no plan rule would check the plan). None when
+    it crosses none. `applied` is the snapshot of the config last applied (`<section>/<key>` -> value). The
+    legacy -> operator migration by hand keeps its own gate (it always waits for a human)."""
+    generation, module = applied.get("deployer/generation"), applied.get("deployer/module_version")
+    if generation != "operator" or desired.deployer.generation != "operator" or not module:
+        return None
+    wanted = desired.deployer.module_version
+    try:
+        transition = _OPERATOR_MAJORS.get((parse_version(module)[0], parse_version(wanted)[0]))
+    except ValueError:
+        return None  # not versions: validation says so
+    if transition is None:
+        return None
+    return (
+        f"deployer/module_version: {module} -> {wanted} crosses the {transition} transition, which W&B documents as "
+        f"a runbook ({_GUIDES[transition]}): request it with `wbd upgrade {desired.deployment} --module-version "
+        f"{wanted}` (its steps, plan rules and approvals), or set deployer/module_version back to {module}"
+    )
 
 
 def runbook_for(request: UpgradeRequest, current: DeploymentConfig) -> Runbook | None:
