@@ -1,7 +1,9 @@
 """Approvals bound to the exact plan: the pending approval of a run, and the human answer to it.
 
 The run's approval gate (`.waitForTaskToken`) stores its task token with the plan's sha256; `wbd approve <deployment>
---plan <sha256>` answers with that sha, and only a matching sha reaches Step Functions. The task token is a capability
+--plan <sha256>` answers with that sha, and only a matching sha reaches Step Functions. A runbook step with a
+documented wait (the v8 guide's kubelet credential rotation before aws-auth is retired) stores the earliest time it
+may be approved; an approval before it is refused here, before anything is sent. The task token is a capability
 (whoever holds it can resume the run): it is stored in the table, never logged, never shown, never put in a payload.
 """
 
