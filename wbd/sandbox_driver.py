@@ -27,8 +27,14 @@ from wbd.sandbox.wandb_standin import WandbStandIn
 PREFIX = "/wandb-deployer"
 DEPLOY_MACHINE = "DeployStateMachine"
 DRIFT_MACHINE = "DriftStateMachine"
-# The same template with shorter waits for the sandbox (time is compressed on top of these).
-SANDBOX_PARAMETERS = {"SettleSeconds": "10", "HealthRetryIntervalSeconds": "10", "ApprovalTimeoutSeconds": "3600"}
+# The same template with shorter waits for the sandbox (time is compressed on top of these, except
+# RunbookAwsAuthWaitSeconds: the handlers' own clocks are not compressed, so it is real seconds).
+SANDBOX_PARAMETERS = {
+    "SettleSeconds": "10",
+    "HealthRetryIntervalSeconds": "10",
+    "ApprovalTimeoutSeconds": "3600",
+    "RunbookAwsAuthWaitSeconds": "3",
+}
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 POLL_SECONDS = 0.2  # a poll is several requests to the emulator, which the runs share; a run takes seconds
 

@@ -5,7 +5,9 @@ plan that would replace the cluster stops the runbook with the guide's diagnosis
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from typer.testing import CliRunner
 from tests.e2e.conftest import LEGACY_EXAMPLE, OPERATOR_EXAMPLE, REPO
 from tests.e2e.notification_capture import NotificationInbox
 from wandb_deployer.aws_clients import client
+from wandb_deployer.errors import ApprovalTooEarlyError
+from wandb_deployer.runs import parse_iso
 from wandb_deployer.upgrade.runbook_record import RunbookState, read_runbook
 from wbd.cli.main import app
 from wbd.sandbox.terraform_emulation.eks import REPLACE_CLUSTER_FAULT
@@ -66,7 +70,24 @@ def approve_step(deployer: SandboxDriver, deployment: str) -> str:
     return pending.execution_arn
 
 
-def test_v7_to_v8_runs_as_the_guides_sequence_of_approved_runs(deployer: SandboxDriver, tmp_path: Path) -> None:
+# The guide's wait before aws-auth is retired, in real seconds (the handlers' clocks are not compressed): over twice
+# what the EKS step's run and the retire step's plan take here (about 20 s), so the retire step's gate opens before it
+# may be approved (the sandbox's default, 3 s, would have passed); the gate's own timeout (compressed 100x: 36 s by
+# default) is raised above it.
+AWS_AUTH_WAIT = 45
+
+
+@pytest.fixture
+def waiting_deployer(tmp_path: Path) -> Iterator[SandboxDriver]:
+    parameters = {"RunbookAwsAuthWaitSeconds": str(AWS_AUTH_WAIT), "ApprovalTimeoutSeconds": "36000"}
+    with running_deployer(
+        REPO, time_scale=100.0, work_dir=tmp_path / "deployer", emulate_eks=True, parameters=parameters
+    ) as driver:
+        yield driver
+
+
+def test_v7_to_v8_runs_as_the_guides_sequence_of_approved_runs(waiting_deployer: SandboxDriver, tmp_path: Path) -> None:
+    deployer = waiting_deployer
     inbox = NotificationInbox.subscribe(deployer.sandbox)
     deployment = on_v7(deployer, tmp_path)
 
@@ -84,7 +105,21 @@ def test_v7_to_v8_runs_as_the_guides_sequence_of_approved_runs(deployer: Sandbox
     # Step 2: EKS one minor, started by the end of step 1; step 3: preserve_aws_auth_configmap back to its default.
     eks_run = approve_step(deployer, deployment)
     assert parameter(deployment, "infra/eks_cluster_version") == "1.33"
-    retire_run = approve_step(deployer, deployment)
+    # Step 3 may be approved one kubelet credential rotation (RunbookAwsAuthWaitSeconds) after step 1's run ended,
+    # the EKS step in between included (the guide's step 11): approved right away, it is refused and stays pending ...
+    retire = deployer.wait_for_approval(deployment, timeout=120).pending_approval
+    assert retire is not None and retire.approvable_from is not None
+    module_ended = parse_iso(str(runbook(deployer, deployment).steps[1].written_at))
+    wait = timedelta(seconds=AWS_AUTH_WAIT)
+    assert module_ended + wait <= parse_iso(retire.approvable_from) < module_ended + wait + timedelta(seconds=1)
+    with pytest.raises(ApprovalTooEarlyError, match=r"may be approved from .* kubelet credential rotation"):
+        deployer.answer(deployment, retire.plan_sha256, approve=True)
+    still = deployer.status(deployment).pending_approval
+    assert still is not None and (still.execution_arn, still.plan_sha256) == (retire.execution_arn, retire.plan_sha256)
+    # ... and accepted once that time has passed.
+    time.sleep(max(0.0, (parse_iso(retire.approvable_from) - datetime.now(UTC)).total_seconds()))
+    deployer.answer(deployment, retire.plan_sha256, approve=True)
+    retire_run = retire.execution_arn
     deployer.wait_until_idle()
 
     state = runbook(deployer, deployment)
@@ -110,6 +145,11 @@ def test_v7_to_v8_runs_as_the_guides_sequence_of_approved_runs(deployer: Sandbox
         "v7-to-v8 step 1/3 module",
         "v7-to-v8 step 2/3 eks-1.33",
         "v7-to-v8 step 3/3 retire-aws-auth",
+    ]
+    assert [n["detail"].get("approval_wait", "")[:41] for n in approvals] == [
+        "",
+        "",
+        f"may be approved from {retire.approvable_from[:19]}Z",
     ]
 
 

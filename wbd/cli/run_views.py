@@ -146,7 +146,8 @@ def approval_line(approval: Mapping[str, Any] | None, gate: Mapping[str, Any] | 
         reason = f" ({approval['reason']})" if approval.get("reason") else ""
         return f"{decision} by {who}{at}, plan {sha}{reason}"
     if gate:
-        return f"waiting since {when(gate.get('requested_at'))}, deadline {when(gate.get('deadline'))}"
+        wait = f"; {gate['approval_wait']}" if gate.get("approval_wait") else ""
+        return f"waiting since {when(gate.get('requested_at'))}, deadline {when(gate.get('deadline'))}{wait}"
     return None
 
 

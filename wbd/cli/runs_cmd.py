@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console, Group
 from rich.text import Text
 
+from wandb_deployer.errors import ApprovalTooEarlyError
 from wandb_deployer.runs.approval import PendingApproval, answer_approval, caller_identity
 from wandb_deployer.runs.history import RunRecord, deployment_status, find_runs, list_runs, read_run
 from wandb_deployer.runs.steps import execution_history
@@ -95,6 +96,8 @@ def _approval_summary(pending: PendingApproval, verb: str) -> Group:
         Text(f"  {counts_text(pending.counts.model_dump())}"),
     ]
     parts += [Text(f"  destructive: {address}", style="red") for address in pending.destructive]
+    if pending.approvable_from is not None:
+        parts.append(Text(f"  {pending.approvable_line()}", style="yellow"))
     gate = (record.details.get("gate") if record else None) or {}
     snapshot = list(gate.get("snapshot") or []) if isinstance(gate, dict) else []
     if snapshot:
@@ -124,11 +127,15 @@ def approve(
         str, typer.Option("--plan", help="sha256 of the plan you reviewed (from wbd status or the notification).")
     ],
 ) -> None:
-    """Approve exactly one plan (it is shown first): an approval naming any other sha256 is refused, nothing sent."""
+    """Approve exactly one plan (it is shown first): an approval naming any other sha256, or one before the time its
+    runbook step may be approved (exit 1, the approval stays pending), is refused and nothing is sent."""
     require_deployment(deployment)
     pending = _pending(deployment)
     out.print(_approval_summary(pending, "approving"))
-    _answer(deployment, plan=plan, approve=True, reason="approved")
+    try:
+        _answer(deployment, plan=plan, approve=True, reason="approved")
+    except ApprovalTooEarlyError as exc:
+        raise CliError(str(exc), ExitCode.NEGATIVE) from exc
     out.print(f"approved plan {pending.plan_sha256} of {deployment}; the run applies exactly that plan now")
 
 

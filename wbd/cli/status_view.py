@@ -212,6 +212,8 @@ def _activity_rows(report: StatusReport, table: Table, parts: list[RenderableTyp
             f"{len(pending.destructive)} destructive; deadline {when(pending.deadline)}"
         )
         table.add_row("waiting for approval", Text(waiting, style="magenta"))
+        if pending.approvable_from is not None:
+            table.add_row("", Text(str(pending.approvable_line()), style="yellow"))
         parts += [Text(f"  destructive: {address}", style="red") for address in pending.destructive]
         if report.pending_changes:
             parts.append(changes_table(report.pending_changes, title="parameters changed for this plan"))

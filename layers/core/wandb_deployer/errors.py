@@ -91,6 +91,12 @@ class ApprovalNotPendingError(DeployerError):
     """Nothing waits for this approval: none is pending, it expired, or its run already ended."""
 
 
+class ApprovalTooEarlyError(DeployerError):
+    """The pending plan may not be approved yet: its runbook step has a documented wait (the v8 guide's kubelet
+    credential rotation before aws-auth is retired) that has not passed. Nothing was sent; the approval stays pending
+    (a rejection is always accepted)."""
+
+
 class AwsRequestFailedError(DeployerError):
     """An AWS call failed in a way a retry will not fix (access denied, validation, missing resource)."""
 

@@ -25,6 +25,9 @@ class Settings(BaseModel):
     codebuild_project_name: str = ""
     aws_region: str = "us-east-1"
     approval_timeout_seconds: int = 86400
+    # The v8 guide's wait between the migration apply and retiring aws-auth (template parameter
+    # RunbookAwsAuthWaitSeconds): the retire step's plan may not be approved earlier.
+    runbook_aws_auth_wait_seconds: int = Field(default=3600, ge=0)
     # Where the health checks come from (template parameter HealthCheckEgressCidrs; empty: no fixed address known).
     health_check_egress_cidrs: tuple[str, ...] = ()
 
@@ -48,6 +51,7 @@ _ENV_NAMES = {
     "codebuild_project_name": "CODEBUILD_PROJECT_NAME",
     "aws_region": "AWS_REGION",
     "approval_timeout_seconds": "APPROVAL_TIMEOUT_SECONDS",
+    "runbook_aws_auth_wait_seconds": "RUNBOOK_AWS_AUTH_WAIT_SECONDS",
     "health_check_egress_cidrs": "HEALTH_CHECK_EGRESS_CIDRS",
 }
 

@@ -126,6 +126,9 @@ class PlanSummary(StateModel):
     # Why the database is snapshotted before the apply (empty: it is not), and which cluster (None: no snapshot).
     snapshot_reasons: list[str] = Field(default_factory=list)
     snapshot_cluster: str | None = None
+    # A runbook step's documented wait: the plan may not be approved before this ISO time, and why (None: any time).
+    approvable_from: str | None = None
+    approvable_reason: str | None = None
 
 
 class ApprovalRequest(StateModel):
@@ -139,6 +142,8 @@ class ApprovalRequest(StateModel):
     runbook_step: str | None = None  # the runbook step this plan is (named in the Approval Needed notification)
     snapshot_reasons: list[str] = Field(default_factory=list)  # a database snapshot is taken before apply, because
     snapshot_cluster: str | None = None
+    approvable_from: str | None = None  # not approvable before (a runbook step's documented wait), and why
+    approvable_reason: str | None = None
 
 
 class ApprovalDecision(StateModel):

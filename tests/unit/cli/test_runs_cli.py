@@ -339,3 +339,49 @@ def test_status_shows_the_days_the_license_has_left_or_that_it_has_no_readable_e
 
     record_license_expiry(deployment="demo", expires_on=None, table=TABLE, dynamodb=history.dynamodb)
     assert "no readable expiry" in runner.invoke(app, ["status", "demo"]).stdout
+
+
+def test_approve_before_a_runbook_steps_wait_is_refused_and_the_plan_stays_pending(
+    runner: CliRunner, history: Deployer
+) -> None:
+    # Given the v8 runbook's retire-aws-auth step waiting at the gate an hour before it may be approved
+    earliest = NOW + timedelta(hours=1)
+    why = "3600 s (RunbookAwsAuthWaitSeconds) after the module step's run ended: Wait at least one full kubelet ..."
+    line = f"may be approved from {earliest:%Y-%m-%dT%H:%M:%S}Z ({why})"
+    record(
+        history,
+        "demo-runbook-7",
+        "approval-needed",
+        40,
+        details={"gate": {"plan_sha256": SHA, "requested_at": NOW.isoformat(), "approval_wait": line}},
+    )
+    store_pending_approval(
+        deployment="demo",
+        execution_arn=ARN + "demo-runbook-7",
+        task_token="task-token-never-shown",
+        plan_sha256=SHA,
+        counts=ChangeCounts(delete=1),
+        destructive=[],
+        summary=S3Pointer(bucket="artifacts", key="runs/demo/x/plan-summary.json"),
+        timeout_seconds=86400,
+        table=TABLE,
+        dynamodb=history.dynamodb,
+        approvable_from=earliest.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        approvable_reason=why,
+    )
+
+    status = runner.invoke(app, ["status", "demo"])
+    refused = runner.invoke(app, ["approve", "demo", "--plan", SHA])
+
+    assert status.exit_code == 0, status.output
+    assert line in " ".join(status.stdout.split()), status.stdout
+    assert refused.exit_code == 1, refused.output  # the command worked; the answer is "not yet"
+    assert line in " ".join(refused.stdout.split())  # the summary of what is approved says so too
+    assert refused.stderr.startswith(f"deployment 'demo': plan {SHA} {line}; it is ")
+    assert "nothing was sent, the approval stays pending" in refused.stderr and "Traceback" not in refused.output
+    assert "may be approved from" in runner.invoke(app, ["runs", "demo", "demo-runbook-7"]).stdout
+    still = runner.invoke(app, ["status", "demo"])
+    assert f"approve with: wbd approve demo --plan {SHA}" in still.stdout
+    rejected = runner.invoke(app, ["reject", "demo", "--reason", "aws-auth still used"])
+    assert rejected.exit_code == 0, rejected.output  # a rejection is accepted any time
+    assert "nothing is applied" in rejected.stdout

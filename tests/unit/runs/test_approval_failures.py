@@ -75,6 +75,8 @@ def test_a_stored_approval_is_returned_and_read_back_exactly(dynamodb):
         "summary": {"bucket": "artifacts", "key": "runs/prod/run-1/plan-summary.json", "version_id": None},
         "requested_at": "2026-05-01T12:00:00.000000Z",
         "expires_at": int((NOW + timedelta(hours=1)).timestamp()),
+        "approvable_from": None,  # not a runbook step with a documented wait: approvable any time
+        "approvable_reason": None,
     }
     assert stored.model_dump(mode="json") == expected
     assert stored.task_token.get_secret_value() == TOKEN

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from aws_lambda_powertools import Logger
 
 from wandb_deployer.aws_clients import client
@@ -11,11 +13,13 @@ from wandb_deployer.errors import DestructiveRemediationRefusedError
 from wandb_deployer.plan.shape import ShapedChange
 from wandb_deployer.plan.snapshot_decision import DatabaseChange, SnapshotDecision, decide_snapshot
 from wandb_deployer.plan.summary import PlanDigest, summarise_plan_with_digest
+from wandb_deployer.runs import iso
 from wandb_deployer.runs.desired import AppliedState, read_applied
 from wandb_deployer.settings import Settings
 from wandb_deployer.states import PlanSummary, PlanSummaryInput
 from wandb_deployer.upgrade.preflight import check_capacity
 from wandb_deployer.upgrade.runbook_execution import (
+    approvable_from,
     check_step_plan,
     record_preflight,
     record_state_version,
@@ -85,12 +89,14 @@ def summarise(request: PlanSummaryInput, settings: Settings) -> PlanSummary:
             f"restoring {request.deployment} needs {summary.destructive_count} destructive change(s) "
             f"(plan {summary.plan_sha256}); drift_action remediate-safe leaves that to a human"
         )
-    runbook_step = _runbook_step(request, summary, digest, settings)
+    gate = _runbook_step(request, summary, digest, settings)
     snapshot = snapshot_before_apply(request, summary, digest)
     return summary.model_copy(
         update={
-            "requires_approval": summary.requires_approval or migration or runbook_step is not None,
-            "runbook_step": runbook_step,
+            "requires_approval": summary.requires_approval or migration or gate is not None,
+            "runbook_step": gate.step if gate else None,
+            "approvable_from": gate.approvable_from if gate else None,
+            "approvable_reason": gate.approvable_reason if gate else None,
             "snapshot_reasons": snapshot.reasons if snapshot.required else [],
             "snapshot_cluster": snapshot.clusters[0] if snapshot.required else None,
             **migration_fields,
@@ -115,12 +121,20 @@ def snapshot_before_apply(request: PlanSummaryInput, summary: PlanSummary, diges
     return decision
 
 
+class RunbookGate(NamedTuple):
+    """The runbook step a run is, for its approval gate: its name, and the earliest time its plan may be approved."""
+
+    step: str
+    approvable_from: str | None = None
+    approvable_reason: str | None = None
+
+
 def _runbook_step(
     request: PlanSummaryInput, summary: PlanSummary, digest: PlanDigest, settings: Settings
-) -> str | None:
+) -> RunbookGate | None:
     """When this run is the current step of a running runbook: check its plan against the step's rules (a violation
     stops the runbook and fails the run), record the state's S3 version before the runbook's first apply, and name
-    the step (a runbook step always waits for a human)."""
+    the step (a runbook step always waits for a human) with the earliest time the guide lets it be approved."""
     table, dynamodb = settings.deployments_table, client("dynamodb")
     state = read_runbook(deployment=request.deployment, table=table, dynamodb=dynamodb)
     if state is None or not runs_current_step(state, request.started_at):
@@ -152,4 +166,9 @@ def _runbook_step(
             table=table,
             dynamodb=dynamodb,
         )
-    return f"{state.runbook.transition} {state.position()}: {state.step.title}"
+    step = f"{state.runbook.transition} {state.position()}: {state.step.title}"
+    earliest = approvable_from(state, settings.runbook_aws_auth_wait_seconds)
+    if earliest is None:
+        return RunbookGate(step)
+    logger.info("runbook step approvable from", step=state.step.name, approvable_from=iso(earliest[0]))
+    return RunbookGate(step, iso(earliest[0]), earliest[1])

@@ -1,7 +1,9 @@
 """Approvals bound to the exact plan: the pending approval of a run, and the human answer to it.
 
 The run's approval gate (`.waitForTaskToken`) stores its task token with the plan's sha256; `wbd approve <deployment>
---plan <sha256>` answers with that sha, and only a matching sha reaches Step Functions. The task token is a capability
+--plan <sha256>` answers with that sha, and only a matching sha reaches Step Functions. A runbook step with a
+documented wait (the v8 guide's kubelet credential rotation before aws-auth is retired) stores the earliest time it
+may be approved; an approval before it is refused here, before anything is sent. The task token is a capability
 (whoever holds it can resume the run): it is stored in the table, never logged, never shown, never put in a payload.
 """
 
@@ -14,7 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from wandb_deployer.errors import ApprovalNotPendingError, PlanMismatchError
+from wandb_deployer.errors import ApprovalNotPendingError, ApprovalTooEarlyError, PlanMismatchError
 from wandb_deployer.runs import (
     aws_failure,
     epoch,
@@ -22,6 +24,7 @@ from wandb_deployer.runs import (
     is_condition_failure,
     iso,
     item_key,
+    parse_iso,
     read_item,
     scrub_secrets,
     to_item,
@@ -51,9 +54,28 @@ class PendingApproval(BaseModel):
     summary: S3Pointer
     requested_at: str
     expires_at: int
+    # Not approvable before this ISO time, and why (a runbook step's documented wait); None: any time. Items stored
+    # before the field existed load without it.
+    approvable_from: str | None = None
+    approvable_reason: str | None = None
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= epoch(utc_now(now))
+
+    def too_early(self, now: datetime | None = None) -> bool:
+        """Whether an approval now comes before the step's documented wait has passed."""
+        return self.approvable_from is not None and utc_now(now) < parse_iso(self.approvable_from)
+
+    def approvable_line(self) -> str | None:
+        """`may be approved from <time> (<reason>)`, for people; None when it may be approved any time."""
+        if self.approvable_from is None:
+            return None
+        reason = f" ({self.approvable_reason})" if self.approvable_reason else ""
+        return f"may be approved from {self.approvable_from[:19]}Z{reason}"
+
+    def unapprovable(self) -> bool:
+        """The gate expires before the plan may be approved: it can only be rejected or time out."""
+        return self.approvable_from is not None and self.expires_at <= epoch(parse_iso(self.approvable_from))
 
     @property
     def deadline(self) -> str:
@@ -73,9 +95,12 @@ def store_pending_approval(
     timeout_seconds: int,
     table: str,
     dynamodb: Any,
+    approvable_from: str | None = None,
+    approvable_reason: str | None = None,
     now: datetime | None = None,
 ) -> PendingApproval:
-    """Store the run's pending approval (one per deployment: the lock guarantees a single waiting run)."""
+    """Store the run's pending approval (one per deployment: the lock guarantees a single waiting run), with the
+    earliest time it may be approved when its runbook step has a documented wait."""
     moment = utc_now(now)
     values: dict[str, object] = {
         "deployment": deployment,
@@ -88,6 +113,8 @@ def store_pending_approval(
         "requested_at": iso(moment),
         "expires_at": epoch(moment + timedelta(seconds=timeout_seconds)),  # also the TTL of the item
     }
+    if approvable_from is not None:
+        values |= {"approvable_from": approvable_from, "approvable_reason": approvable_reason}
     try:
         dynamodb.put_item(TableName=table, Item={**item_key(deployment, APPROVAL_SK), **to_item(values)})
     except ClientError as exc:
@@ -131,8 +158,9 @@ def answer_approval(
     """Approve or reject the pending plan of `deployment`, named by its sha256.
 
     `who` is recorded as `approved_by` (callers pass `caller_identity(sts)`). Raises ApprovalNotPendingError when
-    nothing waits (none, expired, or the run ended) and PlanMismatchError when `plan_sha256` is not the pending plan;
-    in both cases nothing is sent to Step Functions.
+    nothing waits (none, expired, or the run ended), PlanMismatchError when `plan_sha256` is not the pending plan and
+    ApprovalTooEarlyError for an approval before the plan's `approvable_from` (a rejection is always accepted); in
+    each case nothing is sent to Step Functions and the approval stays as it was.
     """
     pending = load_pending_approval(deployment=deployment, table=table, dynamodb=dynamodb, now=now)
     if pending is None:
@@ -141,6 +169,13 @@ def answer_approval(
         logger.warning("approval refused: plan mismatch", deployment=deployment, pending=pending.plan_sha256)
         raise PlanMismatchError(
             f"deployment {deployment!r} waits for approval of plan {pending.plan_sha256}, not {plan_sha256.strip()!r}"
+        )
+    if approve and pending.too_early(now):
+        logger.warning("approval refused: too early", deployment=deployment, approvable_from=pending.approvable_from)
+        raise ApprovalTooEarlyError(
+            f"deployment {deployment!r}: plan {pending.plan_sha256} {pending.approvable_line()}; it is "
+            f"{iso(utc_now(now))[:19]}Z: nothing was sent, the approval stays pending until {pending.deadline[:19]}Z "
+            "(a rejection is accepted any time)"
         )
     safe_who = str(scrub_secrets(who, limit=200))
     token = pending.task_token.get_secret_value()

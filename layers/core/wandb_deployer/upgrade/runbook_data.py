@@ -163,6 +163,16 @@ V8_RETIRE_AWS_AUTH_RULES: tuple[PlanRule, ...] = (
     ),
 )
 
+# Step 11 of the guide: the aws-auth ConfigMap is retired no earlier than one kubelet credential rotation after the
+# migration apply (step 8, the runbook's `module` step). The deployer refuses an earlier approval of the step's plan;
+# how long it waits is its RunbookAwsAuthWaitSeconds (default 3600: the guide's "typically an hour").
+V8_AWS_AUTH_WAIT_REASON = (
+    "Wait at least one full kubelet credential rotation cycle (typically an hour) between step 8 and step 11. If "
+    "anything was still relying on aws-auth, that's when you'll see it — and you can flip the variable back to "
+    "`true` and reapply to recover."
+)
+V8_AWS_AUTH_WAIT_SOURCE = f"{V8_GUIDE}, Upgrade runbook, step 11"
+
 _DATA_KEPT = (
     "The documented plan updates the database in place (`aws_rds_cluster.this[0]`, "
     '`aws_rds_cluster_instance.this["1"]`, `aws_elasticache_replication_group.default`) and leaves the bucket '

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -237,6 +237,31 @@ def finish_step(
         dynamodb=dynamodb,
     )
     return saved
+
+
+def approvable_from(state: RunbookState, wait_seconds: int) -> tuple[datetime, str] | None:
+    """The earliest time the current step's plan may be approved, and why; None when the step has no wait.
+
+    The step waits `wait_seconds` after the run of the step it names (`approve_after`) ended: finish_step stamps the
+    following step's `written_at` when a step's run ends, so that is the end, whatever steps ran in between (the
+    retire-aws-auth step counts from the module step, the EKS step between them included). Rounded up to the whole
+    second, the precision it is shown with."""
+    step = state.step
+    if step.approve_after is None:
+        return None
+    names = [each.name for each in state.runbook.steps]
+    position = names.index(step.approve_after) if step.approve_after in names else state.current
+    ended = state.steps[position + 1].written_at if position < state.current else None
+    if ended is None:  # not an earlier step (_check_contract refuses such a runbook): count from this step's start
+        logger.warning("runbook wait counted from the step's start", step=step.name, after=step.approve_after)
+        ended = state.record.written_at or iso(utc_now())
+    earliest = parse_iso(ended) + timedelta(seconds=wait_seconds)
+    earliest = earliest.replace(microsecond=0) + timedelta(seconds=1 if earliest.microsecond else 0)
+    reason = (
+        f"{wait_seconds} s (RunbookAwsAuthWaitSeconds) after the {step.approve_after} step's run ended at "
+        f"{ended[:19]}Z: {step.approve_wait_reason}"
+    )
+    return earliest, reason
 
 
 def record_preflight(

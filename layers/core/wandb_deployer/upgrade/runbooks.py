@@ -123,6 +123,10 @@ class RunbookStep(BaseModel):
     preflight: tuple[PreflightCheck, ...] = ()
     rules: tuple[PlanRule, ...] = ()
     note: str = ""  # what the human approving the step should know (shown with the approval)
+    # An earlier step whose run's end starts a wait: this step's plan may not be approved before that run ended plus
+    # the deployer's wait (RunbookAwsAuthWaitSeconds; `approvable_from` in runbook_execution); the guide's words why.
+    approve_after: str | None = None
+    approve_wait_reason: str = ""
 
 
 class Runbook(BaseModel):
@@ -265,9 +269,12 @@ def _v7_to_v8(request: UpgradeRequest, current: DeploymentConfig) -> Runbook:
             changes=(ParameterChange(name=f"infra/{PRESERVE_AWS_AUTH}"),),
             rules=data.V8_RETIRE_AWS_AUTH_RULES,
             note=(
-                "Wait at least one full kubelet credential rotation cycle (typically an hour) after the module "
-                "step before approving: if anything still relies on aws-auth, that's when you'll see it."
+                "The deployer refuses to approve this step before one kubelet credential rotation (the stack's "
+                "RunbookAwsAuthWaitSeconds, default an hour) has passed since the module step's run ended: if "
+                "anything still relies on aws-auth, that's when you'll see it."
             ),
+            approve_after="module",
+            approve_wait_reason=f"{data.V8_AWS_AUTH_WAIT_REASON} ({data.V8_AWS_AUTH_WAIT_SOURCE})",
         ),
     ]
     runbook = Runbook(
@@ -572,7 +579,7 @@ def _check_contract(runbook: Runbook) -> None:
     an input that release no longer has is a removal (it asks Terraform for nothing)."""
     contract = contract_for(AWS_MODULE)
     reasons = []
-    for step in runbook.steps:
+    for position, step in enumerate(runbook.steps):
         release = contract.release(step.module_version)
         removed = step_removals(step)
         reasons += [
@@ -580,6 +587,9 @@ def _check_contract(runbook: Runbook) -> None:
             for name in step_variables(step)
             if name not in release and name not in removed
         ]
+        earlier = [before.name for before in runbook.steps[:position]]
+        if step.approve_after is not None and step.approve_after not in earlier:
+            reasons.append(f"runbook step {step.name}: waits after {step.approve_after!r}, which is no earlier step")
         reasons += [
             f"runbook step {step.name}: {name}: a runbook step may not write it (the deployer is not granted it)"
             for name in step_writes(step)
