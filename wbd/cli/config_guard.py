@@ -1,6 +1,7 @@
 """`wbd config push` and the versions SSM holds: warn when the file is behind SSM (an upgrade happened since the file
 was written), and refuse what the upgrade guards refuse (a downgrade without --force, EKS or a module major backwards,
-EKS more than one minor step, a module major across a documented transition: that is `wbd upgrade`'s runbook). The deploy workflow applies the same guards to every change; this only says it early.
+EKS more than one minor step, a module major across a documented transition: that is `wbd upgrade`'s runbook). The
+deploy workflow applies the same guards to every change; this only says it early.
 """
 
 from __future__ import annotations
