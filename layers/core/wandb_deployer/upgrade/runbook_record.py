@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from wandb_deployer.errors import RunbookConflictError
-from wandb_deployer.runs import aws_failure, from_item, is_condition_failure, iso, item_key, to_item, utc_now
+from wandb_deployer.runs import aws_failure, is_condition_failure, iso, item_key, read_item, to_item, utc_now
 from wandb_deployer.upgrade.runbooks import Runbook, RunbookStep
 
 logger = Logger(child=True)
@@ -122,12 +122,8 @@ def new_runbook_state(
 
 
 def read_runbook(*, deployment: str, table: str, dynamodb: Any) -> RunbookState | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, RUNBOOK_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem runbook") from exc
-    item = response.get("Item")
-    return RunbookState.model_validate_json(str(from_item(item)["document"])) if item else None
+    item = read_item(deployment=deployment, sk=RUNBOOK_SK, table=table, dynamodb=dynamodb, what="runbook")
+    return RunbookState.model_validate_json(str(item["document"])) if item else None
 
 
 def save_runbook(state: RunbookState, *, table: str, dynamodb: Any, now: datetime | None = None) -> RunbookState:

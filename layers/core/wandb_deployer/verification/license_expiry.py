@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from wandb_deployer.runs import aws_failure, from_item, is_condition_failure, iso, item_key, to_item, utc_now
+from wandb_deployer.runs import aws_failure, is_condition_failure, iso, item_key, read_item, to_item, utc_now
 from wandb_deployer.states import Finding
 from wandb_deployer.verification.findings import finding
 
@@ -106,12 +106,8 @@ def record_license_expiry(
 
 
 def read_license_expiry(*, deployment: str, table: str, dynamodb: Any) -> LicenseRecord | None:
-    try:
-        response = dynamodb.get_item(TableName=table, Key=item_key(deployment, LICENSE_SK), ConsistentRead=True)
-    except ClientError as exc:
-        raise aws_failure(exc, operation="GetItem license") from exc
-    item = response.get("Item")
-    return LicenseRecord.model_validate(from_item(item)) if item else None
+    item = read_item(deployment=deployment, sk=LICENSE_SK, table=table, dynamodb=dynamodb, what="license")
+    return LicenseRecord.model_validate(item) if item else None
 
 
 def claim_notification(*, deployment: str, expires_on: date, crossed: int, table: str, dynamodb: Any) -> bool:
