@@ -116,6 +116,14 @@ def test_a_rejected_or_timed_out_approval_ends_cleanly(short_approvals: SandboxD
     pending = deployer.wait_for_approval(deployment).pending_approval
     assert pending is not None
 
+    # the scheduled approval check (invoked by its schedule's role, reading on its function's role) measures how
+    # long it has waited: what the ApprovalWaiting alarm reads,
+    deployer.sandbox.fire_schedule("ApprovalAgeFunctionApprovalCheck")
+    answer = client("lambda").invoke(FunctionName=str(deployer.sandbox.physical("ApprovalAgeFunction")), Payload=b"{}")
+    measured = json.loads(answer["Payload"].read())
+    assert [(w["deployment"], w["execution_arn"]) for w in measured["waiting"]] == [(deployment, pending.execution_arn)]
+    assert measured["oldest_seconds"] >= 0 and "FunctionError" not in answer
+
     # When a human rejects it, the run ends `rejected`: nothing applied, lock released, people told.
     deployer.answer(deployment, pending.plan_sha256, approve=False, reason="not during the freeze")
     deployer.wait_until_idle()

@@ -193,6 +193,13 @@ class EventDelivery:
             backend = stepfunctions_parser_backends[self.account_id][arn.split(":")[3]]
             execution = backend.start_execution(arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload))
             record["execution_arn"] = execution.execution_arn
+        elif service == "lambda" and target.get("RoleArn"):
+            # EventBridge Scheduler invokes a function with the schedule's role (an EventBridge rule needs none: the
+            # function's resource policy allows it), asynchronously.
+            with acting_as(self.identities.role_session(str(target["RoleArn"]), session_name="scheduler")):
+                emulator_client("lambda").invoke(
+                    FunctionName=arn, InvocationType="Event", Payload=json.dumps(payload).encode()
+                )
         elif service == "lambda":
             name = arn.split(":")[6]
             spec = self.router.functions.get(name)

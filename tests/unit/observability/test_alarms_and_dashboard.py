@@ -96,6 +96,7 @@ def test_the_handlers_emit_what_the_source_reader_finds() -> None:
         ("DriftDetected", "record_drift"),
         ("UpgradeRejected", "upgrade_request"),
         ("ParameterChangeIgnored", "trigger"),
+        ("OldestApprovalWaitSeconds", "approval_age"),
     }
     assert expected <= pairs
 
@@ -134,6 +135,7 @@ def test_alarms_cover_failed_runs_drift_health_and_the_trigger_and_notify_the_to
         ("AWS/States", "ExecutionsFailed"),
         ("WandbDeployer", "DriftDetected"),
         ("WandbDeployer", "HealthDeadlinePassed"),
+        ("WandbDeployer", "OldestApprovalWaitSeconds"),
         ("AWS/Lambda", "Errors"),
     } <= covered
     failed_machines = {
@@ -143,3 +145,5 @@ def test_alarms_cover_failed_runs_drift_health_and_the_trigger_and_notify_the_to
     }
     assert failed_machines == {"DeployStateMachine", "DriftStateMachine"}
     assert all(p["AlarmActions"] == [{"Ref": "NotificationsTopic"}] for p in alarms.values())
+    (waiting,) = [p for (_, m, _), p in alarms.items() if m == "OldestApprovalWaitSeconds"]
+    assert (waiting["Statistic"], waiting["Threshold"]) == ("Maximum", {"Ref": "ApprovalAlarmSeconds"})
