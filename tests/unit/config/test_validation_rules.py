@@ -470,3 +470,41 @@ def test_valid_config_is_the_model() -> None:
     assert config.app == {"wandb_version": "0.51.2"}
     assert config.infra["allowed_inbound_cidr"] == ["203.0.113.0/24"]
     assert config.license is not None and config.license.get_secret_value() == LICENSE
+
+
+@pytest.mark.parametrize(
+    ("legacy", "section", "key", "value"),
+    [
+        (False, "infra", "license", "x.y.z"),  # the license as a config value
+        (True, "app", "bucket", "s3://elsewhere"),  # wired by the deployer from the aws module's outputs
+        (False, "infra", "aaa_not_an_input", "1"),  # no such input at the release
+        (False, "infra", "namespace", None),  # required, no default: null is no value
+        (False, "infra", "kubernetes_min_nodes_per_az", ""),  # optional: "" is no value either
+        (False, "infra", "create_vpc", "perhaps"),  # not a bool
+    ],
+)
+def test_a_problem_with_one_input_never_hides_the_inputs_after_it(
+    legacy: bool, section: str, key: str, value: object
+) -> None:
+    """Every input is checked, whatever the one before it had: a problem is reported and the next input is read
+    (mutation testing found every `continue` of the loop could be a `break` unnoticed)."""
+    sections = legacy_sections() if legacy else operator_sections()
+    sections[section][key] = value
+    sections[section]["zzz_not_an_input"] = "1"  # sorts after every input
+
+    problems = problems_of(sections)
+
+    assert any(line.startswith(f"{section}/{key}:") for line in problems), problems
+    assert any(line.startswith(f"{section}/zzz_not_an_input:") for line in problems), problems
+
+
+def test_without_a_release_every_input_is_still_checked_for_what_needs_none() -> None:
+    """An unknown module version: inputs are not type-checked, but a license given as a value after them is found."""
+    sections = operator_sections()
+    sections["deployer"]["module_version"] = "9.9.9"
+    sections["infra"]["license"] = "x.y.z"  # sorts after allowed_inbound_cidr, domain_name, eks_cluster_version, ...
+
+    problems = problems_of(sections)
+
+    assert any(line.startswith("deployer/module_version:") for line in problems), problems
+    assert any(line.startswith("infra/license:") for line in problems), problems
