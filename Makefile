@@ -74,10 +74,10 @@ unit: $(BIN)/wbd
 e2e: $(BIN)/wbd $(WHEELHOUSE)/.complete
 	$(BIN)/pytest -m e2e
 
-## Everything CI checks: linters, then every test (unit and e2e, on both cores). At most 8 tests a step: by default
-## xdist hands each worker a quarter of the collection up front, which put every e2e test (collected first) on one.
+## Everything CI checks: linters, then every test (unit and e2e, on both cores). worksteal, not load: load hands each
+## worker its first quarter of the collection up front, which put every e2e test (collected first) on one worker.
 test: lint
-	$(BIN)/pytest -n 2 --dist load --maxschedchunk 8
+	$(BIN)/pytest -n 2 --dist worksteal
 
 ## The least-privilege report (security/iam-report.json and .md): the e2e suite and the demo run with IAM enforced and
 ## record every role's policies and every authorization decision; the report joins them with template.yaml. It fails
